@@ -1,0 +1,99 @@
+"""RepairQC: quality control for repair-service providers, one tenant per provider.
+
+The package is called `repairqc`, not `platform`, because a top-level `platform` package
+shadows the standard library module of that name (design.md §1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Load settings, initialise extensions, register blueprints and commands. No I/O here."""
+    from repairqc.config import load_config
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path, config))
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+    _register_commands(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from flask_admin import Admin
+    from flask_admin.theme import Bootstrap4Theme
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    import repairqc.audit.services  # noqa: F401  (registers the audit flush listener)
+    import repairqc.models  # noqa: F401  (every model mapped before the admin walks the registry)
+    from repairqc.accounts.loader import load_user
+    from repairqc.admin.views import TenantIndexView, register_tenant_views
+    from repairqc.extensions import babel, csrf, db, limiter, login_manager
+    from repairqc.i18n import select_locale
+
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        n = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    # One Admin per app: Flask-Admin views keep their blueprint on the instance.
+    admin = Admin(
+        app,
+        name="RepairQC",
+        url="/admin",
+        index_view=TenantIndexView(url="/admin", name="Home"),
+        theme=Bootstrap4Theme(base_template="admin/tenant_master.html", fluid=True),
+    )
+    register_tenant_views(admin)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from repairqc.accounts.views import bp as accounts_bp
+    from repairqc.console.views import bp as console_bp
+    from repairqc.main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(console_bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from repairqc.accounts.loader import bind_actor, release_actor
+    from repairqc.errors import register_error_handlers
+    from repairqc.tenants.resolution import release_tenant, resolve_request
+
+    app.before_request(resolve_request)
+    app.before_request(bind_actor)
+    app.teardown_request(release_actor)
+    app.teardown_request(release_tenant)
+    register_error_handlers(app)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        from flask import g
+        from flask_babel import get_locale
+
+        from repairqc.i18n import LOCALES
+
+        return {"locales": LOCALES, "current_locale": str(get_locale()), "tenant": g.get("tenant")}
+
+
+def _register_commands(app: Flask) -> None:
+    from repairqc.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,55 @@
+"""Flask-Login's user loader and the audit actor of each request."""
+
+from __future__ import annotations
+
+from flask import g, request, session
+from flask_login import current_user
+
+from repairqc.accounts.models import StaffUser
+from repairqc.audit.services import SYSTEM, Actor, _current_actor
+from repairqc.console.models import Operator
+from repairqc.db import current_tenant_or_none, db
+
+#: Session key holding the tenant a staff sign-in belongs to.
+SESSION_TENANT_KEY = "tenant_id"
+
+
+def load_user(user_id: str) -> StaffUser | Operator | None:
+    """Staff load only inside the tenant that signed them in; operators only on the platform host."""
+    kind, _, raw = user_id.partition(":")
+    if not raw.isdigit():
+        return None
+    tenant = current_tenant_or_none()
+    if kind == "staff":
+        if tenant is None or session.get(SESSION_TENANT_KEY) != tenant.id:
+            return None
+        user = db.session.get(StaffUser, int(raw))
+    elif kind == "operator":
+        if tenant is not None:
+            return None
+        user = db.control.get(Operator, int(raw))
+    else:
+        return None
+    return user if user is not None and user.is_active else None
+
+
+def actor_for(user: StaffUser | Operator, ip_address: str | None) -> Actor:
+    kind = "staff" if isinstance(user, StaffUser) else "operator"
+    return Actor(kind, user.id, user.email, ip_address)
+
+
+def bind_actor() -> None:
+    """before_request: every change this request makes is recorded as the signed-in user's."""
+    user = current_user._get_current_object() if current_user else None
+    if user is not None and user.is_authenticated:
+        g.actor_token = _current_actor.set(actor_for(user, request.remote_addr))
+    else:
+        g.actor_token = _current_actor.set(Actor("anonymous", None, "anonymous", request.remote_addr))
+
+
+def release_actor(exc: BaseException | None = None) -> None:
+    token = g.pop("actor_token", None)
+    if token is not None:
+        _current_actor.reset(token)
+    else:
+        _current_actor.set(SYSTEM)

@@ -1,0 +1,103 @@
+"""Who may do what: one role x model matrix, and the store scope that follows from it.
+
+Letters: v = view, c = create, e = edit, d = delete, x = export. A role held for the whole
+provider (owner, QA manager, trainer, auditor) applies to every store; a store role applies to
+the rows of that store only. A model missing from the matrix is visible to nobody, so a new
+model is private until someone decides who sees it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from flask import g
+from flask_login import current_user
+
+from repairqc.accounts.models import Role, StaffUser
+
+O, Q, I, T, M, F, H, A = (
+    Role.OWNER, Role.QA_MANAGER, Role.INSPECTOR, Role.TRAINER,
+    Role.STORE_MANAGER, Role.FRONT_DESK, Role.TECHNICIAN, Role.AUDITOR,
+)  # fmt: skip
+
+#: model class name -> role -> allowed actions (design.md §3).
+MATRIX: dict[str, dict[Role, str]] = {
+    # Organisation: HQ keeps it; everyone reads the structure.
+    "Chain": {O: "vcedx", Q: "vx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
+    "Region": {O: "vcedx", Q: "vx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
+    "Store": {O: "vcedx", Q: "vx", I: "v", T: "v", M: "ve", F: "v", H: "v", A: "vx"},
+    # People: HR (trainer) onboards staff; store managers see their own stores' staff.
+    "StaffUser": {O: "vcedx", Q: "v", T: "vcex", M: "v", A: "vx"},
+    "RoleAssignment": {O: "vcedx", T: "vcdx", M: "v", A: "vx"},
+    # Repairs: the store runs them; HQ reads and exports.
+    "Customer": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "v", A: "vx"},
+    "Device": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
+    "RepairOrder": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
+    # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).
+    "AuditLog": {O: "vx", Q: "v", A: "vx"},
+}
+
+
+class Action(enum.StrEnum):
+    VIEW = "v"
+    CREATE = "c"
+    EDIT = "e"
+    DELETE = "d"
+    EXPORT = "x"
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The roles one user holds, split into provider-wide roles and roles per store."""
+
+    tenant_roles: frozenset[Role] = frozenset()
+    store_roles: dict[int, frozenset[Role]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, user: StaffUser) -> Grants:
+        tenant_roles: set[Role] = set()
+        store_roles: dict[int, set[Role]] = {}
+        for assignment in user.roles:
+            if assignment.role.is_tenant_wide:
+                tenant_roles.add(assignment.role)
+            elif assignment.store_id is not None:
+                store_roles.setdefault(assignment.store_id, set()).add(assignment.role)
+        return cls(frozenset(tenant_roles), {s: frozenset(r) for s, r in store_roles.items()})
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return self.tenant_roles.union(*self.store_roles.values())
+
+    def stores_for(self, model: str, action: Action) -> set[int] | None:
+        """The stores whose rows of `model` this user may `action`; None means every store."""
+        allowed = MATRIX.get(model, {})
+        if any(action in allowed.get(role, "") for role in self.tenant_roles):
+            return None
+        return {
+            store_id
+            for store_id, roles in self.store_roles.items()
+            if any(action in allowed.get(role, "") for role in roles)
+        }
+
+    def can(self, model: str, action: Action) -> bool:
+        stores = self.stores_for(model, action)
+        return stores is None or bool(stores)
+
+    def visible_stores(self) -> set[int] | None:
+        """Stores this user works in; None for HQ roles that see them all."""
+        return None if self.tenant_roles else set(self.store_roles)
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+NO_GRANTS = Grants()
+
+
+def current_grants() -> Grants:
+    """The signed-in staff user's grants, computed once per request."""
+    if "grants" not in g:
+        user = current_user
+        g.grants = Grants.of(user) if isinstance(user, StaffUser) and user.is_active else NO_GRANTS
+    return g.grants

@@ -1,0 +1,88 @@
+"""Sign-in, sign-out and password reset for staff, on a tenant's host."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import login_required, login_user, logout_user
+
+from repairqc.accounts import services
+from repairqc.accounts.forms import ForgotPasswordForm, ResetPasswordForm, SignInForm
+from repairqc.accounts.loader import SESSION_TENANT_KEY
+from repairqc.db import unit_of_work
+from repairqc.errors import DomainError
+from repairqc.extensions import limiter, login_rate_limit
+from repairqc.urls import safe_next
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.before_request
+def _tenant_host_only():
+    if g.get("tenant") is None:
+        abort(404)
+
+
+def _failed_attempt(response) -> bool:
+    return bool(g.get("sign_in_failed"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"], deduct_when=_failed_attempt,
+               key_func=lambda: f"{request.remote_addr}|{request.host}")
+def login():
+    form = SignInForm()
+    if form.validate_on_submit():
+        with unit_of_work():
+            user = services.authenticate(form.email.data, form.password.data)
+            if user is not None:
+                services.record_sign_in(user)
+        if user is None:
+            g.sign_in_failed = True
+            flash(_("The e-mail or password is wrong."), "danger")
+            return render_template("accounts/login.html", form=form), 401
+        locale = session.get("locale")
+        session.clear()  # a fresh session on sign-in (no fixation)
+        if locale:
+            session["locale"] = locale
+        login_user(user, remember=form.remember.data)
+        session[SESSION_TENANT_KEY] = g.tenant.ref.id
+        return redirect(safe_next(request.args.get("next")) or url_for("admin.index"))
+    status = 400 if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.pop(SESSION_TENANT_KEY, None)
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"], key_func=lambda: f"{request.remote_addr}|{request.host}")
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        with unit_of_work():
+            services.request_password_reset(form.email.data)
+        flash(_("If an account uses that e-mail, a link to choose a new password is on its way."), "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        user = services.user_for_reset_token(token)
+    except DomainError as exc:
+        return render_template("errors/error.html", code=400, message=exc.message), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        with unit_of_work():
+            services.reset_password(user, form.password.data)
+        flash(_("Your password is changed. Sign in with the new one."), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form, user=user), 400 if form.errors else 200

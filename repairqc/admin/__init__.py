@@ -1,0 +1,1 @@
+"""Flask-Admin: CRUD generated for every tenant model by walking the model registry."""

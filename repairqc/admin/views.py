@@ -1,0 +1,288 @@
+"""The generated admin: one `TenantModelView` subclass per tenant model, built from the model.
+
+Nothing here names a model. Labels, help texts, searchable and filterable columns, form fields
+and menu groups are read from the mapped classes; permissions come from the matrix in
+`repairqc.accounts.permissions`; store scoping from `repairqc.accounts.scoping`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from functools import partial
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, g, has_request_context, make_response, redirect, request, url_for
+from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import filters as sqla_filters
+from flask_admin.model.base import FilterGroup
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import RelationshipDirection
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField
+from wtforms.validators import ValidationError
+
+from repairqc.accounts.models import StaffUser
+from repairqc.accounts.permissions import MATRIX, Action, current_grants
+from repairqc.accounts.scoping import get_scoped, row_allowed, scope_condition, scoped_query
+from repairqc.admin.fields import FilterConverter, ModelConverter
+from repairqc.chapters import CHAPTERS
+from repairqc.db import TenantBase, current_tenant_or_none, db
+from repairqc.models_base import Versioned
+
+def _staff_signed_in() -> bool:
+    return (
+        current_tenant_or_none() is not None
+        and current_user.is_authenticated
+        and isinstance(current_user._get_current_object(), StaffUser)
+    )
+
+
+def _deny(name: str | None = None, **kwargs: Any):
+    if not _staff_signed_in():
+        return redirect(url_for("accounts.login", next=request.full_path))
+    abort(403)
+
+
+class TenantIndexView(AdminIndexView):
+    """The admin home: the menu is the list of what the user may open."""
+
+    def is_accessible(self) -> bool:
+        return _staff_signed_in()
+
+    def inaccessible_callback(self, name: str, **kwargs: Any):
+        return _deny(name, **kwargs)
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/tenant_index.html", grants=current_grants())
+
+
+class TenantModelView(ModelView):
+    """Base of every generated view: permissions, store scope and edit conflicts in one place."""
+
+    can_view_details = True
+    export_types = ["csv", "xlsx"]
+    export_max_rows = 10_000
+    page_size = 50
+    can_set_page_size = True
+    page_size_options = (20, 50, 100)
+    column_display_pk = True
+    model_form_converter = ModelConverter
+    filter_converter = FilterConverter()
+
+    # --- permissions --------------------------------------------------------------------
+
+    def _can(self, action: Action) -> bool:
+        return _staff_signed_in() and current_grants().can(self.model.__name__, action)
+
+    def is_accessible(self) -> bool:
+        return self._can(Action.VIEW)
+
+    def inaccessible_callback(self, name: str, **kwargs: Any):
+        return _deny(name, **kwargs)
+
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return self._can(Action.CREATE)
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return self._can(Action.EDIT)
+
+    @property
+    def can_delete(self) -> bool:  # type: ignore[override]
+        return self._can(Action.DELETE)
+
+    @property
+    def can_export(self) -> bool:  # type: ignore[override]
+        return self._can(Action.EXPORT)
+
+    # --- store scope: every read path ---------------------------------------------------
+
+    def get_query(self):
+        return scoped_query(self.model, Action.VIEW)
+
+    def get_count_query(self):
+        query = self.session.query(sa.func.count()).select_from(self.model)
+        condition = scope_condition(self.model, Action.VIEW)
+        return query if condition is None else query.filter(condition)
+
+    def get_one(self, id: Any):
+        # Flask-Admin's own get_one uses session.get(), which would bypass the scope.
+        try:
+            pk = sa.inspect(self.model).primary_key[0].type.python_type(id)
+        except (TypeError, ValueError):
+            return None
+        return get_scoped(self.model, pk, Action.VIEW)
+
+    # --- every write path ----------------------------------------------------------------
+
+    def on_model_change(self, form, model, is_created: bool) -> None:
+        if not row_allowed(model, Action.CREATE if is_created else Action.EDIT):
+            raise ValidationError(_("You may not save records for this store."))
+
+    def update_model(self, form, model) -> bool:
+        if not row_allowed(model, Action.EDIT):
+            flash(_("You may not edit this record."), "error")
+            return False
+        expected = getattr(form, "expected_version", None)
+        if expected is not None and expected.data and str(model.version) != expected.data:
+            self._conflict()
+            return False
+        return super().update_model(form, model)
+
+    def delete_model(self, model) -> bool:
+        if not row_allowed(model, Action.DELETE):
+            flash(_("You may not delete this record."), "error")
+            return False
+        return super().delete_model(model)
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, StaleDataError):
+            self._conflict()
+            return True
+        if isinstance(exc, sa.exc.IntegrityError):
+            flash(_("The record conflicts with another one (a value that must be unique is taken, "
+                    "or a related record is missing)."), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    def _get_filter_groups(self):
+        # Flask-Admin caches filter options on the shared view at start-up; options of foreign
+        # keys are store-scoped, so build them per request, locally, never on `self`.
+        if not self._filters:
+            return None
+        groups: OrderedDict[str, FilterGroup] = OrderedDict()
+        for index, flt in enumerate(self._filters):
+            key = str(flt.name)
+            groups.setdefault(key, FilterGroup(flt.name)).append(
+                {
+                    "index": index,
+                    "arg": self.get_filter_arg(index, flt),
+                    "operation": flt.operation(),
+                    "options": flt.get_options(self) or None,
+                    "type": flt.data_type,
+                }
+            )
+        return OrderedDict(group.non_lazy() for group in groups.values())
+
+    def _conflict(self) -> None:
+        g.edit_conflict = True
+        flash(_("Someone else changed this record while you were editing it. "
+                "Reload the page to see their changes, then make yours again."), "error")
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if hasattr(form, "expected_version") and request.method == "GET" and obj is not None:
+            form.expected_version.data = str(obj.version)
+        return form
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        response = super().edit_view()
+        if g.pop("edit_conflict", False):
+            return make_response(response, 409)  # HTTP says what the page says
+        return response
+
+
+# --- building views from the models ---------------------------------------------------------
+
+
+def _label(column: sa.Column) -> Any:
+    return column.info.get("label") or column.key.replace("_", " ").capitalize()
+
+
+def _is_enum(column: sa.Column) -> bool:
+    return isinstance(column.type, sa.Enum)
+
+
+def _foreign_key_options(target: type[TenantBase]) -> list[tuple[str, str]]:
+    if not has_request_context():  # Flask-Admin also asks once at start-up; scope needs a user
+        return []
+    return [(str(obj.id), str(obj)) for obj in scoped_query(target, Action.VIEW).limit(500)]
+
+
+def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
+    """Flask-Admin options for `model`, derived from its columns and relationships."""
+    mapper = sa.inspect(model)
+    by_fk: dict[str, Any] = {}
+    for rel in mapper.relationships:
+        if rel.direction is RelationshipDirection.MANYTOONE:
+            for column in rel.local_columns:
+                by_fk[column.key] = rel
+
+    labels: dict[str, Any] = {}
+    descriptions: dict[str, Any] = {}
+    listed: list[str] = []
+    searchable: list[str] = []
+    filters: list[Any] = []
+    form_columns: list[str] = []
+    form_args: dict[str, dict[str, Any]] = {}
+
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        info = column.info
+        rel = by_fk.get(prop.key)
+        key = rel.key if rel is not None else prop.key
+        labels[key] = _label(column)
+        if info.get("help"):
+            descriptions[key] = info["help"]
+        editable = not info.get("readonly") and not column.primary_key and prop.key != "version"
+        if editable and key not in form_columns:
+            form_columns.append(key)
+        if info.get("secret"):
+            continue  # never listed, filtered, searched or exported
+        listed.append(key)
+        if rel is not None:
+            target = rel.mapper.class_
+            filters.append(
+                sqla_filters.IntEqualFilter(column, _label(column), options=partial(_foreign_key_options, target))
+            )
+            form_args[key] = {"query_factory": partial(scoped_query, target, Action.VIEW)}
+        elif _is_enum(column) or isinstance(column.type, sa.Boolean | sa.Date | sa.DateTime) or (
+            getattr(column.type, "impl", None) is not None and isinstance(column.type.impl, sa.DateTime)
+        ):
+            filters.append(prop.key)
+        elif isinstance(column.type, sa.String | sa.Text):
+            searchable.append(prop.key)
+
+    attrs: dict[str, Any] = {
+        "column_list": listed,
+        "column_details_list": listed,
+        "column_export_list": listed,
+        "column_labels": labels,
+        "column_descriptions": descriptions,
+        "column_searchable_list": searchable,
+        "column_filters": filters,
+        "column_default_sort": (mapper.primary_key[0].key, True),
+        "form_columns": form_columns,
+        "form_args": form_args,
+    }
+    if issubclass(model, Versioned):
+        attrs["form_extra_fields"] = {"expected_version": HiddenField()}
+    return attrs
+
+
+def tenant_models() -> list[type[TenantBase]]:
+    models = [mapper.class_ for mapper in TenantBase.registry.mappers]
+    return sorted(models, key=lambda m: (list(CHAPTERS).index(m.__chapter__), m.__name__))
+
+
+def register_tenant_views(admin: Admin) -> None:
+    for model in tenant_models():
+        if model.__name__ not in MATRIX:
+            # Forces a decision on who may see a new model before it ships.
+            raise RuntimeError(f"{model.__name__} has no row in the permission matrix")
+        view_class = type(f"{model.__name__}Admin", (TenantModelView,), view_attributes(model))
+        admin.add_view(
+            view_class(
+                model,
+                db.session,
+                name=model.__label_plural__,
+                endpoint=model.__tablename__,
+                category=CHAPTERS[model.__chapter__],
+            )
+        )

@@ -1,0 +1,10 @@
+"""Admin menu groups: the handbook chapter each model serves."""
+
+from flask_babel import lazy_gettext as _l
+
+CHAPTERS = {
+    "organisation": _l("Organisation"),
+    "ch2": _l("Ch.2 Repair service"),
+    "ch3": _l("Ch.3 Staff and training"),
+    "ch7": _l("Ch.7 Information and data"),
+}

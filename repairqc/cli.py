@@ -1,0 +1,238 @@
+"""Flask CLI: `flask --app repairqc tenants|db|operators|migrate|demo|worker ...`."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import secrets
+import sys
+from collections.abc import Iterator
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from repairqc.audit.services import Actor, acting_as
+from repairqc.db import db, unit_of_work
+from repairqc.errors import DomainError
+from repairqc.tenants import migrations, services
+from repairqc.tenants.models import Tenant, TenantStatus
+
+tenants_cli = AppGroup("tenants", help="Create, inspect, suspend, delete and migrate tenants.")
+db_cli = AppGroup("db", help="Control-plane migrations and new revisions.")
+operators_cli = AppGroup("operators", help="Platform operator accounts.")
+
+
+@contextlib.contextmanager
+def command_context() -> Iterator[None]:
+    """One unit of work, recorded as the shell user; domain errors become clean CLI errors."""
+    try:
+        with acting_as(Actor("cli", None, f"cli:{getpass.getuser()}")), unit_of_work():
+            yield
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _all_tenants(with_schema_only: bool = True) -> list[Tenant]:
+    stmt = sa.select(Tenant).order_by(Tenant.id)
+    if with_schema_only:
+        stmt = stmt.where(Tenant.status.in_([TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.CANCELLED]))
+    return list(db.control.execute(stmt).scalars())
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The provider's name.")
+@click.option("--owner-email", help="Create an owner account with this e-mail.")
+@click.option("--owner-name", default="Owner", show_default=True)
+def create_tenant(slug: str, name: str, owner_email: str | None, owner_name: str) -> None:
+    """Create and provision tenant SLUG (served at SLUG.BASE_DOMAIN)."""
+    from repairqc.accounts.models import Role
+    from repairqc.accounts.services import create_staff_user
+
+    password = secrets.token_urlsafe(12) if owner_email else None
+
+    def seed() -> None:
+        if owner_email:
+            create_staff_user(owner_email, owner_name, password, roles=[(Role.OWNER, None)])
+
+    with command_context():
+        tenant = services.create_tenant(slug, name, seed=seed)
+    click.echo(f"created {tenant.slug} ({tenant.schema}) at {services.tenant_host(tenant.slug)}")
+    if owner_email:
+        click.echo(f"owner: {owner_email} / {password}")
+
+
+@tenants_cli.command("list")
+def list_tenants() -> None:
+    """List every tenant with its status, schema and host names."""
+    rows = _all_tenants(with_schema_only=False)
+    click.echo(f"{'slug':<24} {'status':<13} {'schema':<10} hosts")
+    for tenant in rows:
+        hosts = ", ".join(d.host for d in tenant.domains)
+        click.echo(f"{tenant.slug:<24} {tenant.status.value:<13} {tenant.schema:<10} {hosts}")
+
+
+@tenants_cli.command("suspend")
+@click.argument("slug")
+@click.option("--reason", default=None, help="Shown to the tenant's users.")
+def suspend_tenant(slug: str, reason: str | None) -> None:
+    """Suspend SLUG: its users see a suspension page; nothing is deleted."""
+    with command_context():
+        services.set_status(slug, TenantStatus.SUSPENDED, reason)
+    click.echo(f"suspended {slug}")
+
+
+@tenants_cli.command("resume")
+@click.argument("slug")
+def resume_tenant(slug: str) -> None:
+    """Make a suspended tenant active again."""
+    with command_context():
+        services.set_status(slug, TenantStatus.ACTIVE)
+    click.echo(f"resumed {slug}")
+
+
+@tenants_cli.command("add-domain")
+@click.argument("slug")
+@click.argument("host")
+@click.option("--primary", is_flag=True, help="Use this host in links sent by e-mail.")
+def add_domain(slug: str, host: str, primary: bool) -> None:
+    """Serve tenant SLUG at HOST too (a custom domain)."""
+    with command_context():
+        domain = services.add_domain(slug, host, primary)
+    click.echo(f"{domain.host} -> {slug}")
+
+
+@tenants_cli.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_tenant(slug: str, yes: bool) -> None:
+    """Delete SLUG and ALL its data (schema or file). Asks for confirmation."""
+    with command_context():
+        services.get_tenant(slug)
+    if not yes:
+        typed = click.prompt(f"This deletes every record of {slug}. Type the slug to confirm", default="")
+        if typed != slug:
+            raise click.ClickException("not confirmed; nothing deleted")
+    with command_context():
+        services.delete_tenant(slug)
+    click.echo(f"deleted {slug}")
+
+
+@tenants_cli.command("upgrade")
+@click.argument("slugs", nargs=-1)
+@click.option("--all", "all_tenants", is_flag=True, help="Every tenant with a schema.")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 32), help="Parallel processes.")
+def upgrade_tenants(slugs: tuple[str, ...], all_tenants: bool, jobs: int) -> None:
+    """Migrate tenant schemas to the newest revision; skips those already there."""
+    if all_tenants == bool(slugs):
+        raise click.UsageError("name tenants or give --all (not both)")
+    tenants = _all_tenants()
+    if slugs:
+        known = {t.slug: t for t in tenants}
+        missing = [s for s in slugs if s not in known]
+        if missing:
+            raise click.ClickException(f"no such tenant: {', '.join(missing)}")
+        tenants = [known[s] for s in slugs]
+    pairs = [(t.slug, t.schema) for t in tenants]
+    db.control.rollback()  # release the control connection before forking workers
+    with click.progressbar(length=len(pairs), label="upgrading tenants", file=sys.stderr) as bar:
+        report = migrations.upgrade_all(
+            services.migrator(), pairs, jobs=jobs, progress=lambda slug, outcome: bar.update(1)
+        )
+    click.echo(f"head {report.head}: {len(report.upgraded)} upgraded, {len(report.skipped)} already at head")
+    if not report.ok:
+        for slug, error in report.failed:
+            click.echo(f"FAILED {slug}: {error}", err=True)
+        if report.not_reached:
+            click.echo(f"not reached ({len(report.not_reached)}): {', '.join(report.not_reached)}", err=True)
+        sys.exit(1)
+
+
+@tenants_cli.command("status")
+def tenant_status() -> None:
+    """Exit 1 if any tenant is behind the newest revision (a deploy gate)."""
+    target = migrations.head("tenant")
+    tenants = _all_tenants()
+    revisions = services.migrator().revisions([t.schema for t in tenants])
+    behind = [(t.slug, revisions.get(t.schema)) for t in tenants if revisions.get(t.schema) != target]
+    for slug, revision in behind:
+        click.echo(f"behind: {slug} at {revision or 'no revision'}")
+    click.echo(f"{len(tenants) - len(behind)} of {len(tenants)} tenants at head {target}")
+    if behind:
+        sys.exit(1)
+
+
+@db_cli.command("upgrade")
+def upgrade_control() -> None:
+    """Bring the control plane to the newest revision."""
+    migrations.upgrade_control(db.state.raw_control)
+    click.echo(f"control plane at {migrations.head('control')}")
+
+
+@db_cli.command("revision")
+@click.argument("plane", type=click.Choice(migrations.PLANES))
+@click.option("-m", "--message", required=True)
+def new_revision(plane: str, message: str) -> None:
+    """Autogenerate a revision for PLANE from the models (review it before committing)."""
+    click.echo(migrations.new_revision(plane, message))
+
+
+@click.command("migrate")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 32))
+@click.pass_context
+def migrate(ctx: click.Context, jobs: int) -> None:
+    """The release phase: control plane first, then every tenant."""
+    ctx.invoke(upgrade_control)
+    ctx.invoke(upgrade_tenants, slugs=(), all_tenants=True, jobs=jobs)
+
+
+@operators_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.password_option()
+def create_operator(email: str, name: str, password: str) -> None:
+    """Create a platform operator who signs in at BASE_DOMAIN/console."""
+    from repairqc.console.services import create_operator as create
+
+    with command_context():
+        create(email, name, password)
+    click.echo(f"operator {email} created")
+
+
+@click.command("demo")
+def demo() -> None:
+    """Set up the embedded default: control plane, the `demo` tenant with sample data, logins."""
+    from repairqc.demo import ensure_demo
+
+    migrations.upgrade_control(db.state.raw_control)
+    with command_context():
+        logins = ensure_demo()
+    port = current_app.config["SERVER_PORT"] or "5000"
+    click.echo(f"\nRepairQC demo tenant: http://{services.tenant_host('demo')}:{port}/")
+    click.echo(f"Operator console:     http://{current_app.config['BASE_DOMAIN']}:{port}/console/")
+    for role, email, password in logins:
+        click.echo(f"  {role:<14} {email:<32} {password}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
+@click.option("--queues", default=",".join(["default", "emails", "reports", "billing"]), show_default=True)
+def worker(burst: bool, queues: str) -> None:
+    """Run an RQ worker (with the scheduler) whose jobs run inside their tenant."""
+    from rq import Worker
+
+    from repairqc.jobs import TenantJob, redis_connection, set_worker_app
+
+    if not current_app.config["REDIS_URL"]:
+        raise click.ClickException("REDIS_URL is not set; without it jobs run in-process")
+    set_worker_app(current_app._get_current_object())
+    Worker(queues.split(","), connection=redis_connection(), job_class=TenantJob).work(
+        burst=burst, with_scheduler=True
+    )
+
+
+def register_commands(app: Flask) -> None:
+    for command in (tenants_cli, db_cli, operators_cli, migrate, demo, worker):
+        app.cli.add_command(command)

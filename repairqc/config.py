@@ -1,0 +1,91 @@
+"""Settings, read once from the environment (12-factor) with documented defaults.
+
+Every key below can be set as an environment variable of the same name. `.env.example` lists
+them with the same defaults. Nothing else in the package reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+#: Keys, defaults and a one-line meaning. The type of the default is the type parsed.
+DEFAULTS: dict[str, tuple[Any, str]] = {
+    "REPAIRQC_ENV": ("production", "production | development | testing"),
+    "SECRET_KEY": ("", "signs sessions and tokens; required in production"),
+    "DATABASE_URL": ("", "control-plane database; empty = SQLite file in the instance folder"),
+    "TENANT_DATA_DIR": ("", "SQLite only: folder of the per-tenant files; empty = instance/tenants"),
+    "REDIS_URL": ("", "RQ queue and rate-limit storage; empty = jobs run in-process"),
+    "BASE_DOMAIN": ("localhost", "tenants are served at <slug>.BASE_DOMAIN; operators at BASE_DOMAIN"),
+    "PREFERRED_URL_SCHEME": ("https", "scheme used in links sent by email"),
+    "SERVER_PORT": ("", "port appended to links sent by email (development only)"),
+    "TRUSTED_PROXY_COUNT": (0, "number of reverse proxies whose X-Forwarded-* headers are trusted"),
+    "SESSION_COOKIE_SECURE": (True, "send the session cookie over HTTPS only"),
+    "LOGIN_RATE_LIMIT": ("10 per minute", "failed-login attempts allowed per client address"),
+    "ENCRYPTION_KEY": ("", "Fernet key for sensitive fields; empty = derived from SECRET_KEY"),
+    "TENANT_ENGINE_CACHE_SIZE": (64, "SQLite: per-tenant engines kept open (LRU)"),
+    "DB_POOL_RECYCLE": (1800, "PostgreSQL: seconds before a pooled connection is replaced"),
+    "MAIL_BACKEND": ("smtp", "smtp | console (console prints mails to the log)"),
+    "MAIL_SERVER": ("localhost", "SMTP host"),
+    "MAIL_PORT": (25, "SMTP port"),
+    "MAIL_USERNAME": ("", "SMTP user"),
+    "MAIL_PASSWORD": ("", "SMTP password"),
+    "MAIL_USE_TLS": (False, "STARTTLS after connecting"),
+    "MAIL_DEFAULT_SENDER": ("RepairQC <no-reply@localhost>", "From: header of outgoing mail"),
+    "PASSWORD_RESET_MAX_AGE": (3600, "seconds a password-reset link stays valid"),
+    "STRIPE_SECRET_KEY": ("", "Stripe API key (billing)"),
+    "STRIPE_WEBHOOK_SECRET": ("", "Stripe webhook signing secret (billing)"),
+    "STRIPE_API_BASE": ("", "override of Stripe's API address, for a local test server"),
+}
+
+
+def _parse(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then `overrides` (tests); validated before returning."""
+    config = {key: default for key, (default, _) in DEFAULTS.items()}
+    for key, (default, _) in DEFAULTS.items():
+        if key in os.environ:
+            config[key] = _parse(os.environ[key], default)
+    config.update(overrides or {})
+
+    env = config["REPAIRQC_ENV"]
+    if env not in {"production", "development", "testing"}:
+        raise RuntimeError(f"REPAIRQC_ENV must be production, development or testing, not {env!r}")
+    if not config["SECRET_KEY"]:
+        if env == "production":
+            raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")
+        # Development keeps a generated key in the instance folder, so sessions and encrypted
+        # fields survive a restart of `make run`; it is never used in production.
+        key_file = Path(instance_path) / "dev-secret-key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32))
+        config["SECRET_KEY"] = key_file.read_text().strip()
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'repairqc.db'}"
+    if not config["TENANT_DATA_DIR"]:
+        config["TENANT_DATA_DIR"] = str(Path(instance_path) / "tenants")
+    if config["MAIL_BACKEND"] not in {"smtp", "console"}:
+        raise RuntimeError("MAIL_BACKEND must be smtp or console")
+
+    # Flask's own names for the settings above.
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["TESTING"] = env == "testing"
+    config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    config["RATELIMIT_KEY_PREFIX"] = "repairqc-rl"
+    config["BABEL_DEFAULT_LOCALE"] = "en"
+    config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
+    config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    return config

@@ -1,0 +1,1 @@
+"""The platform operators' console at the bare BASE_DOMAIN (control plane only)."""

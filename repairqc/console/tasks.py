@@ -1,0 +1,37 @@
+"""Jobs feeding the operators' console."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from repairqc.accounts.models import StaffUser
+from repairqc.console.models import TenantRollup
+from repairqc.db import current_tenant, db, utcnow
+from repairqc.jobs import job
+from repairqc.repairs.models import Customer, RepairOrder, RepairOrderStatus
+from repairqc.stores.models import Store
+
+CLOSED_STATES = (RepairOrderStatus.CLOSED, RepairOrderStatus.DECLINED, RepairOrderStatus.CANCELLED)
+
+
+@job(queue="reports", timeout=300)
+def compute_tenant_rollup() -> dict[str, int]:
+    """Count the current tenant's records into the control plane's rollup row."""
+    def count(model, *where) -> int:
+        return db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar_one()
+
+    figures = {
+        "stores": count(Store),
+        "staff_users": count(StaffUser),
+        "customers": count(Customer),
+        "repair_orders": count(RepairOrder),
+        "open_repair_orders": count(RepairOrder, RepairOrder.status.not_in(CLOSED_STATES)),
+    }
+    tenant_id = current_tenant().id
+    rollup = db.control.get(TenantRollup, tenant_id) or TenantRollup(tenant_id=tenant_id)
+    for key, value in figures.items():
+        setattr(rollup, key, value)
+    rollup.computed_at = utcnow()
+    db.control.add(rollup)
+    db.control.flush()
+    return figures

@@ -1,0 +1,61 @@
+"""Domain errors and the one place that turns errors into pages (no 500 for bad input)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule of the business was broken; the message is shown to the user as it is."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        if _wants_json():
+            return jsonify(error=exc.message, field=exc.field), exc.status_code
+        return render_template("errors/error.html", code=exc.status_code, message=exc.message), exc.status_code
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        message = _("The form expired or was sent from another page. Go back, reload it and try again.")
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if _wants_json():
+            return jsonify(error=exc.name), exc.code
+        messages = {
+            403: _("You do not have permission to open this page."),
+            404: _("There is nothing at this address."),
+            405: _("This address does not accept that kind of request."),
+            429: _("Too many attempts. Wait a minute and try again."),
+        }
+        message = messages.get(exc.code or 500, exc.description)
+        return render_template("errors/error.html", code=exc.code, message=message), exc.code
