@@ -35,7 +35,8 @@ from sqlalchemy.pool import QueuePool
 from repairqc.tenants import ddl
 
 NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
+    # table_name, not column_0_label: the label would carry the symbolic schema ("ix_tenant_...").
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",

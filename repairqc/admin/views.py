@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, flash, g, has_request_context, make_response, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.actions import action
+from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.model.base import FilterGroup
@@ -110,13 +112,23 @@ class TenantModelView(ModelView):
         condition = scope_condition(self.model, Action.VIEW)
         return query if condition is None else query.filter(condition)
 
-    def get_one(self, id: Any):
-        # Flask-Admin's own get_one uses session.get(), which would bypass the scope.
+    def _coerce_pk(self, value: Any) -> Any:
         try:
-            pk = sa.inspect(self.model).primary_key[0].type.python_type(id)
+            return sa.inspect(self.model).primary_key[0].type.python_type(value)
         except (TypeError, ValueError):
             return None
-        return get_scoped(self.model, pk, Action.VIEW)
+
+    def get_one(self, id: Any):
+        # Flask-Admin's own get_one uses session.get(), which would bypass the scope.
+        pk = self._coerce_pk(id)
+        return None if pk is None else get_scoped(self.model, pk, Action.VIEW)
+
+    @action("delete", admin_lazy_gettext("Delete"),
+            admin_lazy_gettext("Are you sure you want to delete selected records?"))
+    def action_delete(self, ids: list[str]) -> None:
+        # Row ids arrive as strings; PostgreSQL refuses "integer IN (varchar)" (a 500 otherwise).
+        coerced = [pk for pk in map(self._coerce_pk, ids) if pk is not None]
+        return super().action_delete(coerced)
 
     # --- every write path ----------------------------------------------------------------
 

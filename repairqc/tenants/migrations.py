@@ -101,11 +101,12 @@ def control_revision(engine: sa.Engine) -> str | None:
 class TenantMigrator:
     """Reads and advances tenant revisions for one database (URL) and tenant folder."""
 
-    def __init__(self, url: str | sa.URL, tenant_dir: str | Path) -> None:
+    def __init__(self, url: str | sa.URL, tenant_dir: str | Path, engine: sa.Engine | None = None) -> None:
         self.url = sa.make_url(url)
         self.backend = self.url.get_backend_name()
         self.tenant_dir = Path(tenant_dir)
-        self._engine: sa.Engine | None = None
+        #: PostgreSQL: an existing engine to share (the app's); else one is made on first use.
+        self._engine: sa.Engine | None = engine
 
     @property
     def engine(self) -> sa.Engine:

@@ -28,6 +28,8 @@ class TenantStatus(enum.StrEnum):
 
 class Tenant(ControlBase):
     __tablename__ = "tenants"
+    #: Ids are never reused, so a stale job or link for a deleted tenant cannot reach a new one.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     #: Immutable; the schema name is derived from it, never from the slug.
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -39,7 +39,9 @@ class ProvisioningFailed(DomainError):
 
 
 def migrator() -> TenantMigrator:
-    return TenantMigrator(current_app.config["DATABASE_URL"], current_app.config["TENANT_DATA_DIR"])
+    """The app's migrator; on PostgreSQL it shares the app's connection pool."""
+    engine = db.state.raw_control if db.backend == "postgresql" else None
+    return TenantMigrator(current_app.config["DATABASE_URL"], current_app.config["TENANT_DATA_DIR"], engine=engine)
 
 
 def get_tenant(slug: str) -> Tenant:

@@ -39,7 +39,8 @@ def upgrade() -> None:
     sa.Column('status_changed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('default_locale', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenants')),
-    sa.UniqueConstraint('slug', name=op.f('uq_tenants_slug'))
+    sa.UniqueConstraint('slug', name=op.f('uq_tenants_slug')),
+    sqlite_autoincrement=True
     )
     op.create_table('domains',
     sa.Column('id', sa.Integer(), nullable=False),

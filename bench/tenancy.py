@@ -1,0 +1,437 @@
+"""Tenancy benchmark: provisioning, the `tenants status` gate and tenant upgrades at 1,000 tenants.
+
+    .venv/bin/python bench/tenancy.py [--tenants 1000] [--provision-sample 200] [--keep]
+
+Runs against a fresh PostgreSQL database (``repairqc_bench`` by default; dropped and recreated at
+the start, dropped at the end unless ``--keep``), then measures SQLite provisioning in a temporary
+folder. Prints ``name: value`` lines on stdout (progress goes to stderr), with the issue's targets:
+
+* provisioning p95 <= 200 ms (``create_tenant``, one tenant per unit of work, as the console does);
+* ``flask tenants status`` <= 1 s with 1,000 tenants;
+* one additive revision applied to 1,000 tenants <= 60 s.
+
+The additive revisions are written into a *copy* of ``migrations/`` in a temporary folder; the
+repository's migrations are never modified. ``repairqc.tenants.migrations.MIGRATIONS_DIR`` is
+pointed at the copy (and restored afterwards); ``--jobs 2`` workers are forked, so they inherit it.
+
+``--profile DIR`` writes cProfile statistics of the provisioning sample, one status run and the
+additive upgrade (jobs=1) to DIR (``*.prof``, read with ``python -m pstats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import math
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from repairqc import create_app  # noqa: E402
+from repairqc.db import db, unit_of_work  # noqa: E402
+from repairqc.tenants import migrations, services  # noqa: E402
+from repairqc.tenants.models import Tenant  # noqa: E402
+
+TARGETS = {
+    "provision_p95_ms": 200.0,
+    "status_seconds": 1.0,
+    "upgrade_additive_seconds_jobs1": 60.0,
+    "upgrade_additive_seconds_jobs2": 60.0,
+    "sqlite_provision_p95_ms": 200.0,
+}
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def out(name: str, value: object) -> None:
+    if isinstance(value, float):
+        value = f"{value:.3f}" if value < 100 else f"{value:.1f}"
+    print(f"{name}: {value}", flush=True)
+
+
+def note(message: str) -> None:
+    print(f"# {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def report_latencies(prefix: str, seconds: list[float]) -> None:
+    ms = [s * 1000 for s in seconds]
+    out(f"{prefix}_n", len(ms))
+    out(f"{prefix}_p50_ms", statistics.median(ms))
+    out(f"{prefix}_p95_ms", percentile(ms, 95))
+    out(f"{prefix}_max_ms", max(ms))
+    out(f"{prefix}_first_ms", ms[0])
+
+
+def target_line(name: str, value: float) -> None:
+    limit = TARGETS.get(name)
+    if limit is not None:
+        out(f"{name}_target", f"<= {limit:g} ({'met' if value <= limit else 'MISSED'})")
+
+
+@contextlib.contextmanager
+def profiled(directory: Path | None, name: str) -> Iterator[None]:
+    if directory is None:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        directory.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(directory / f"{name}.prof")
+        note(f"profile written to {directory / f'{name}.prof'}")
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+# --- machine -----------------------------------------------------------------------------------------
+
+
+def memory_gib() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def print_machine(admin: sa.Engine) -> None:
+    import alembic
+    import psycopg
+
+    with admin.connect() as conn:
+        version = conn.exec_driver_sql("SHOW server_version").scalar()
+        settings = dict(
+            conn.exec_driver_sql(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('fsync', 'synchronous_commit', 'shared_buffers', 'max_locks_per_transaction')"
+            ).all()
+        )
+    out("machine_nproc", os.cpu_count())
+    out("machine_memory", memory_gib())
+    out("machine_cpu", _cpu_model())
+    out("machine_os", platform.platform())
+    out("python", platform.python_version())
+    out("postgresql", version)
+    out("postgresql_settings", ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    out("sqlalchemy", sa.__version__)
+    out("alembic", alembic.__version__)
+    out("psycopg", psycopg.__version__)
+    out("sqlite", __import__("sqlite3").sqlite_version)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def make_app(database_url: str, tenant_dir: Path):
+    return create_app(
+        {
+            "REPAIRQC_ENV": "testing",
+            "SECRET_KEY": "bench-secret-key",
+            "DATABASE_URL": database_url,
+            "TENANT_DATA_DIR": str(tenant_dir),
+            "BASE_DOMAIN": "bench.localhost",
+            "MAIL_BACKEND": "console",
+        }
+    )
+
+
+def provision(count: int, start: int, label: str, profile: Path | None = None) -> list[float]:
+    """Provision `count` tenants, each in its own unit of work and control session (like a request)."""
+    latencies: list[float] = []
+    with profiled(profile, label):
+        for i in range(start, start + count):
+            begin = time.perf_counter()
+            with unit_of_work():
+                services.create_tenant(f"bench-{i:05d}", f"Bench provider {i}")
+            latencies.append(time.perf_counter() - begin)
+            db.control.remove()  # each request/command has its own session
+            if (i + 1) % 100 == 0:
+                note(f"{label}: {i + 1} tenants provisioned")
+    return latencies
+
+
+def tenant_pairs() -> list[tuple[str, str]]:
+    rows = db.control.execute(sa.select(Tenant).order_by(Tenant.id)).scalars().all()
+    pairs = [(t.slug, t.schema) for t in rows]
+    db.control.remove()
+    return pairs
+
+
+ADDITIVE_TEMPLATE = '''"""bench: {message}
+
+Revision ID: {revision}
+Revises: {down_revision}
+Create Date: benchmark (written by bench/tenancy.py into a temporary copy of migrations/)
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = {revision!r}
+down_revision: str | Sequence[str] | None = {down_revision!r}
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column({column!r}, sa.String(length=40), nullable=True))
+        batch_op.create_index({index!r}, [{column!r}], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index({index!r})
+        batch_op.drop_column({column!r})
+'''
+
+
+def write_additive_revision(migrations_copy: Path, column: str) -> str:
+    """Write an additive tenant revision (nullable column + index on customers) on top of head."""
+    down = migrations.head("tenant")
+    revision = uuid.uuid4().hex[:12]
+    index = f"ix_customers_{column}"
+    path = migrations_copy / "tenant" / "versions" / f"29990101_{revision}_bench_{column}.py"
+    path.write_text(
+        ADDITIVE_TEMPLATE.format(
+            message=f"add customers.{column} and its index", revision=revision,
+            down_revision=down, column=column, index=index,
+        )
+    )
+    migrations.script_directory.cache_clear()
+    new_head = migrations.head("tenant")
+    if new_head != revision:
+        raise RuntimeError(f"head is {new_head}, expected the new revision {revision}")
+    return revision
+
+
+def count_at(migrator: migrations.TenantMigrator, pairs: list[tuple[str, str]], revision: str) -> int:
+    revisions = migrator.revisions([schema for _, schema in pairs])
+    return sum(1 for _, schema in pairs if revisions.get(schema) == revision)
+
+
+def count_schemas_with_column(engine: sa.Engine, column: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT count(DISTINCT table_schema) FROM information_schema.columns "
+                "WHERE table_name = 'customers' AND column_name = :c AND table_schema LIKE 't\\_%'"
+            ),
+            {"c": column},
+        ).scalar()
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------------
+
+
+def bench_postgresql(args: argparse.Namespace, url: str, work: Path) -> None:
+    app = make_app(url, work / "pg-tenants")
+    with app.app_context():
+        migrations.upgrade_control(db.state.raw_control)
+        out("tenant_head", migrations.head("tenant"))
+
+        # 1. provisioning latency over the first N tenants
+        sample = min(args.provision_sample, args.tenants)
+        note(f"provisioning the first {sample} tenants (timed one by one)")
+        total_start = time.perf_counter()
+        latencies = provision(sample, 0, "provision_sample", args.profile)
+        report_latencies("provision", latencies)
+        target_line("provision_p95_ms", percentile([s * 1000 for s in latencies], 95))
+
+        # 2. the rest, up to --tenants
+        rest = args.tenants - sample
+        note(f"provisioning {rest} more tenants")
+        later = provision(rest, sample, "provision_rest") if rest > 0 else []
+        total = time.perf_counter() - total_start
+        out("provision_total_tenants", args.tenants)
+        out("provision_total_seconds", total)
+        if later:
+            report_latencies("provision_last", later[-sample:])
+
+        pairs = tenant_pairs()
+        if len(pairs) != args.tenants:
+            raise RuntimeError(f"{len(pairs)} tenants with a schema, expected {args.tenants}")
+        migrator = services.migrator()
+        runner = app.test_cli_runner()
+
+        # 3. the deploy gate: `flask tenants status`
+        def status() -> tuple[float, int, str]:
+            seconds, result = timed(lambda: runner.invoke(args=["tenants", "status"]))
+            return seconds, result.exit_code, result.output.strip().splitlines()[-1]
+
+        status(), status()  # warm-up: imports, the script directory, PostgreSQL's catalog cache
+        runs = [status() for _ in range(args.repeat)]
+        out("status_runs_seconds", ", ".join(f"{s:.3f}" for s, _, _ in runs))
+        status_median = statistics.median(s for s, _, _ in runs)
+        out("status_seconds", status_median)
+        target_line("status_seconds", status_median)
+        out("status_exit_code", runs[-1][1])
+        out("status_output", runs[-1][2])
+        with profiled(args.profile, "status"):
+            status()
+        # where the time of `status` goes
+        seconds, _ = timed(tenant_pairs)
+        out("status_part_control_query_seconds", seconds)
+        with migrator.engine.connect() as conn:
+            seconds, present = timed(lambda: conn.execute(sa.text(
+                "SELECT table_schema FROM information_schema.tables "
+                "WHERE table_name = 'alembic_version' AND table_schema = ANY(:s)"
+            ), {"s": [s for _, s in pairs]}).all())
+        out("status_part_information_schema_seconds", seconds)
+        seconds, _ = timed(lambda: migrator.revisions([s for _, s in pairs]))
+        out("status_part_bulk_revisions_seconds", seconds)
+
+        # 4. upgrade with nothing to do
+        noop = []
+        for _ in range(args.repeat):
+            seconds, report = timed(lambda: migrations.upgrade_all(migrator, pairs, jobs=1))
+            if report.upgraded or len(report.skipped) != len(pairs) or not report.ok:
+                raise RuntimeError(f"no-op upgrade did work: {report}")
+            noop.append(seconds)
+        out("upgrade_noop_runs_seconds", ", ".join(f"{s:.3f}" for s in noop))
+        out("upgrade_noop_seconds", statistics.median(noop))
+        seconds, result = timed(lambda: runner.invoke(args=["tenants", "upgrade", "--all"]))
+        out("upgrade_noop_cli_seconds", seconds)
+        out("upgrade_noop_cli_exit_code", result.exit_code)
+
+        # 5. additive revisions, written into a copy of migrations/
+        original_dir = migrations.MIGRATIONS_DIR
+        copy = work / "migrations"
+        shutil.copytree(original_dir, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        migrations.MIGRATIONS_DIR = copy
+        migrations.script_directory.cache_clear()
+        try:
+            out("migrations_copy", copy)
+            for jobs, column in ((1, "bench_loyalty_tier"), (2, "bench_referral_code")):
+                revision = write_additive_revision(copy, column)
+                note(f"applying {revision} (add customers.{column} + index) to {len(pairs)} tenants, jobs={jobs}")
+                with profiled(args.profile if jobs == 1 else None, f"upgrade_additive_jobs{jobs}"):
+                    seconds, report = timed(lambda jobs=jobs: migrations.upgrade_all(migrator, pairs, jobs=jobs))
+                name = f"upgrade_additive_seconds_jobs{jobs}"
+                out(name, seconds)
+                target_line(name, seconds)
+                out(f"upgrade_additive_jobs{jobs}_per_tenant_ms", seconds / max(1, len(pairs)) * 1000)
+                out(f"upgrade_additive_jobs{jobs}_report",
+                    f"upgraded={len(report.upgraded)} skipped={len(report.skipped)} "
+                    f"failed={len(report.failed)} not_reached={len(report.not_reached)}")
+                if report.failed:
+                    out(f"upgrade_additive_jobs{jobs}_first_failure", report.failed[0])
+                at_head = count_at(migrator, pairs, revision)
+                out(f"upgrade_additive_jobs{jobs}_check",
+                    f"{at_head} of {len(pairs)} tenants at {revision}; customers.{column} present in "
+                    f"{count_schemas_with_column(migrator.engine, column)} schemas")
+            result = runner.invoke(args=["tenants", "status"])
+            out("status_after_upgrades_exit_code", result.exit_code)
+            out("status_after_upgrades_output", result.output.strip().splitlines()[-1])
+        finally:
+            migrations.MIGRATIONS_DIR = original_dir
+            migrations.script_directory.cache_clear()
+        migrator.engine.dispose()
+        db.state.dispose()
+
+
+# --- SQLite ---------------------------------------------------------------------------------------------
+
+
+def bench_sqlite(args: argparse.Namespace, work: Path) -> None:
+    folder = work / "sqlite"
+    app = make_app(f"sqlite:///{folder / 'control.db'}", folder / "tenants")
+    with app.app_context():
+        migrations.upgrade_control(db.state.raw_control)
+        note(f"SQLite: provisioning {args.sqlite_sample} tenants")
+        latencies = provision(args.sqlite_sample, 0, "sqlite_provision")
+        report_latencies("sqlite_provision", latencies)
+        target_line("sqlite_provision_p95_ms", percentile([s * 1000 for s in latencies], 95))
+        db.state.dispose()
+
+
+# --- main ------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--provision-sample", type=int, default=200)
+    parser.add_argument("--sqlite-sample", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of status / no-op upgrade (median)")
+    parser.add_argument("--database", default="repairqc_bench")
+    parser.add_argument("--admin-url", default=os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats to this folder")
+    args = parser.parse_args(argv)
+
+    warnings.filterwarnings("ignore", message="Using the in-memory storage")
+    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+    print_machine(admin)
+    out("command", " ".join([Path(sys.executable).name, *sys.argv]))
+    out("tenants", args.tenants)
+
+    name = args.database
+    if not name.replace("_", "").isalnum():
+        parser.error("--database: letters, digits and underscores only")
+    url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="repairqc-bench-") as tmp:
+            bench_postgresql(args, url, Path(tmp))
+            if not args.skip_sqlite:
+                bench_sqlite(args, Path(tmp))
+    finally:
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+    out("bench_total_seconds", time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""A real RepairQC server (the `flask demo` embedded default) and Debian's Chromium, for browser tests.
+
+The server runs as a subprocess on a throwaway SQLite control plane in a tmp dir, exactly as
+`make run` would start it, so these tests see what a person at a browser sees. Chromium is the
+Debian package (Playwright's own browser download is not used): when it is missing the tests
+skip, or fail when the environment variable CI is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+DEMO_PASSWORD = "repairqc-demo"
+STARTUP_TIMEOUT = 20.0  # seconds for `flask run` to answer /healthz
+# Without the background-networking flags Chromium keeps dialling Google services.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    port: int
+    scheme: str = "http"
+
+    def url(self, host: str, path: str = "/") -> str:
+        return f"{self.scheme}://{host}:{self.port}{path}"
+
+    def tenant_url(self, slug: str, path: str = "/") -> str:
+        """Tenants are served at <slug>.localhost; Chromium resolves *.localhost to loopback itself."""
+        return self.url(f"{slug}.localhost", path)
+
+    @property
+    def health_url(self) -> str:
+        return self.url("127.0.0.1", "/healthz")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`flask demo` then `flask run` on a free port, in a throwaway instance; stopped at the end."""
+    tmp = tmp_path_factory.mktemp("live-server")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "REPAIRQC_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp / 'control.db'}",
+        "TENANT_DATA_DIR": str(tmp / "tenants"),
+        "SECRET_KEY": secrets.token_hex(32),
+        "SESSION_COOKIE_SECURE": "false",
+        "MAIL_BACKEND": "console",
+        "SERVER_PORT": str(port),
+        "PREFERRED_URL_SCHEME": "http",
+        "REDIS_URL": "",
+        "BASE_DOMAIN": "localhost",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("FLASK_DEBUG", None)
+    flask = [sys.executable, "-m", "flask", "--app", "repairqc"]
+
+    demo = subprocess.run(
+        [*flask, "demo"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if demo.returncode != 0:
+        pytest.fail(f"`flask demo` failed ({demo.returncode}):\n{demo.stdout}\n{demo.stderr}")
+
+    log_path = tmp / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [*flask, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        live = LiveServer(port)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _healthy(live.health_url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                state = f"exited with {server.returncode}" if server.poll() is not None else "timed out"
+                pytest.fail(f"RepairQC server {state} before /healthz answered 200:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield live
+    finally:
+        _stop(server)
+        # Shown with -rA or on failure: the server side of whatever the browser did.
+        sys.stderr.write(f"\n--- RepairQC server log ({log_path}) ---\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    if not CHROMIUM.exists():
+        reason = f"Debian's Chromium ({CHROMIUM}) is not installed: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (required under CI)")
+        pytest.skip(f"{reason} (required only when CI is set)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium_browser):
+    """A fresh browser context (no cookies) and page, English, desktop-sized."""
+    context = chromium_browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        with contextlib.suppress(Exception):
+            context.close()

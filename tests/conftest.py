@@ -1,0 +1,263 @@
+"""Fixtures: one app per backend, two tenants provisioned once per session, rollback per test.
+
+Every test that takes `app` (directly or through `client`, `alpha`, ...) runs on SQLite and on
+PostgreSQL. PostgreSQL is used when reachable; when the environment variable CI is set it is
+required, and an unreachable server fails the run instead of skipping (design.md §6).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from repairqc import create_app
+from repairqc.accounts.models import Role
+from repairqc.accounts.services import create_staff_user
+from repairqc.db import TenantRef, db, tenant_context, unit_of_work
+from repairqc.repairs.models import Customer, Device, DeviceCategory, RepairOrder
+from repairqc.stores.models import Chain, Region, Store
+from repairqc.tenants import migrations, services
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct-horse-battery"
+
+
+def postgres_available() -> bool:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return True
+    except sa.exc.OperationalError:
+        return False
+
+
+def require_service(name: str, available: bool) -> None:
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required under CI but is not reachable")
+    pytest.skip(f"{name} is not reachable (required only when CI is set)")
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for the block; dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def make_app(database_url: str, tenant_dir: Path, **overrides) -> Flask:
+    config = {
+        "REPAIRQC_ENV": "testing",
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "TENANT_DATA_DIR": str(tenant_dir),
+        "BASE_DOMAIN": "localhost",
+        "SESSION_COOKIE_SECURE": False,
+        "WTF_CSRF_ENABLED": False,  # tests/test_security.py turns it back on
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "MAIL_BACKEND": "console",
+        "PREFERRED_URL_SCHEME": "http",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@contextlib.contextmanager
+def backend_app(backend: str, tmp: Path, **overrides) -> Iterator[Flask]:
+    """An app with a migrated, empty control plane on `backend`."""
+    if backend == "postgresql":
+        require_service("PostgreSQL", postgres_available())
+        with postgres_database("repairqc_test") as url:
+            app = make_app(url, tmp / "tenants", **overrides)
+            with app.app_context():
+                migrations.upgrade_control(db.state.raw_control)
+            yield app
+            with app.app_context():
+                db.state.dispose()
+    else:
+        app = make_app(f"sqlite:///{tmp / 'control.db'}", tmp / "tenants", **overrides)
+        with app.app_context():
+            migrations.upgrade_control(db.state.raw_control)
+        yield app
+        with app.app_context():
+            db.state.dispose()
+
+
+# --- the two session tenants -------------------------------------------------------------------
+
+
+@dataclass
+class SeededTenant:
+    """A tenant seeded with sentinel text: SENTINEL-<T> everywhere, SENTINEL-<T>-S<n> per store."""
+
+    ref: TenantRef
+    letter: str
+    host: str
+    users: dict[str, str] = field(default_factory=dict)  # key -> e-mail
+    ids: dict[str, list[int]] = field(default_factory=dict)  # table -> ids
+    store_ids: dict[str, int] = field(default_factory=dict)  # "S1" -> id
+
+    @property
+    def sentinel(self) -> str:
+        return f"SENTINEL-{self.letter}"
+
+    def store_sentinel(self, store: str) -> str:
+        return f"SENTINEL-{self.letter}-{store}"
+
+
+def seed_tenant(letter: str, extra_rows: int) -> dict:
+    """Two stores, one user per role, customers/devices/orders in both stores.
+
+    `extra_rows` adds rows so that this tenant has ids the other tenant lacks.
+    """
+    s = f"SENTINEL-{letter}"
+    chain = Chain(code=f"C{letter}", name=f"Chain {s}")
+    region = Region(code=f"R{letter}", name=f"Region {s}", chain=chain)
+    stores = {
+        name: Store(code=f"{s}-{name}", name=f"Store {s}-{name}", chain=chain, region=region)
+        for name in ("S1", "S2")
+    }
+    db.session.add_all([chain, region, *stores.values()])
+    db.session.flush()
+    domain = f"sentinel-{letter.lower()}.example.com"
+    users: dict[str, str] = {}
+    people = [
+        ("owner", Role.OWNER, None), ("qa", Role.QA_MANAGER, None), ("trainer", Role.TRAINER, None),
+        ("auditor", Role.AUDITOR, None), ("inspector", Role.INSPECTOR, "S1"),
+        ("manager", Role.STORE_MANAGER, "S1"), ("frontdesk", Role.FRONT_DESK, "S1"),
+        ("tech", Role.TECHNICIAN, "S1"), ("manager2", Role.STORE_MANAGER, "S2"),
+        ("tech2", Role.TECHNICIAN, "S2"),
+    ]
+    for key, role, store in people:
+        label = f"{s}-{store}" if store else s
+        email = f"{key}@{domain}"
+        create_staff_user(email, f"{key.capitalize()} {label}", PASSWORD,
+                          roles=[(role, stores[store] if store else None)])
+        users[key] = email
+    for store_name, store in stores.items():
+        for n in range(1 + extra_rows):
+            label = f"{s}-{store_name}"
+            customer = Customer(store=store, full_name=f"Customer {n} {label}", phone=f"+86 100 {n:04d}")
+            device = Device(store=store, customer=customer, category=DeviceCategory.SMARTPHONE,
+                            brand="Brand", model=f"Model {label}", serial_number=f"SN-{label}-{n}")
+            order = RepairOrder(store=store, customer=customer, device=device,
+                                fault_symptoms=f"Fault {n} {label}")
+            db.session.add_all([customer, device, order])
+    db.session.flush()
+    return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
+
+
+def provision_seeded(letter: str, extra_rows: int) -> SeededTenant:
+    slug = f"t{letter.lower()}{uuid.uuid4().hex[:6]}"
+    result: dict = {}
+
+    def seed() -> None:
+        result.update(seed_tenant(letter, extra_rows))
+
+    with unit_of_work():
+        tenant = services.create_tenant(slug, f"Tenant {letter}", seed=seed)
+    seeded = SeededTenant(tenant.ref, letter, services.tenant_host(slug), result["users"],
+                          store_ids=result["store_ids"])
+    with tenant_context(seeded.ref):
+        from repairqc.admin.views import tenant_models
+
+        for model in tenant_models():
+            pk = sa.inspect(model).primary_key[0]
+            seeded.ids[model.__tablename__] = list(db.session.execute(sa.select(pk).order_by(pk)).scalars())
+        db.session.remove()
+    return seeded
+
+
+@dataclass
+class Backend:
+    name: str
+    app: Flask
+    alpha: SeededTenant
+    beta: SeededTenant
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request, tmp_path_factory) -> Iterator[Backend]:
+    tmp = tmp_path_factory.mktemp(request.param)
+    with backend_app(request.param, tmp) as app:
+        with app.app_context():
+            alpha = provision_seeded("A", extra_rows=0)
+            beta = provision_seeded("B", extra_rows=2)  # beta has ids alpha lacks
+        yield Backend(request.param, app, alpha, beta)
+
+
+@pytest.fixture
+def app(backend: Backend) -> Iterator[Flask]:
+    """The session app, with both tenants' changes rolled back after each test."""
+    app = backend.app
+    with app.app_context():
+        state = db.state
+        pinned = []
+        for tenant in (backend.alpha, backend.beta):
+            conn = state.tenant_engine(tenant.ref.schema).connect()
+            outer = conn.begin()
+            state.pinned[tenant.ref.schema] = conn
+            pinned.append((tenant.ref.schema, conn, outer))
+    try:
+        yield app
+    finally:
+        for schema, conn, outer in pinned:
+            state.pinned.pop(schema, None)
+            outer.rollback()
+            conn.close()
+
+
+@pytest.fixture
+def alpha(backend: Backend) -> SeededTenant:
+    return backend.alpha
+
+
+@pytest.fixture
+def beta(backend: Backend) -> SeededTenant:
+    return backend.beta
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def sign_in(client: FlaskClient, tenant: SeededTenant, user: str, password: str = PASSWORD):
+    """Sign `user` (a key of tenant.users, or an e-mail) in at the tenant's host."""
+    email = tenant.users.get(user, user)
+    return client.post("/login", base_url=f"http://{tenant.host}",
+                       data={"email": email, "password": password})
+
+
+@contextlib.contextmanager
+def in_tenant(app: Flask, tenant: SeededTenant) -> Iterator[None]:
+    """Query a tenant directly from a test (shares the test's pinned connection)."""
+    with app.app_context(), tenant_context(tenant.ref):
+        yield
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
