@@ -176,19 +176,89 @@ def make_app(database_url: str, tenant_dir: Path):
     )
 
 
-def provision(count: int, start: int, label: str, profile: Path | None = None) -> list[float]:
+class StatementTimer:
+    """Wall time and number of statements sent on an engine (cursor executes only, not COMMIT)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.seconds = 0.0
+        self.count = 0
+        self._started: list[float] = []
+
+    def _before(self, *args) -> None:
+        self._started.append(time.perf_counter())
+
+    def _after(self, *args) -> None:
+        self.seconds += time.perf_counter() - self._started.pop()
+        self.count += 1
+
+    def __enter__(self) -> StatementTimer:
+        sa.event.listen(self.engine, "before_cursor_execute", self._before)
+        sa.event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._before)
+        sa.event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+class Provisioning:
+    """Per-tenant wall time, process CPU time, time in SQL statements and statement count."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self.sql: list[float] = []
+        self.statements: list[int] = []
+
+
+def provision(count: int, start: int, label: str, profile: Path | None = None) -> Provisioning:
     """Provision `count` tenants, each in its own unit of work and control session (like a request)."""
-    latencies: list[float] = []
-    with profiled(profile, label):
+    result = Provisioning()
+    with profiled(profile, label), StatementTimer(db.state.raw_control) as timer:
         for i in range(start, start + count):
+            sql_before, statements_before = timer.seconds, timer.count
+            cpu_before = time.process_time()
             begin = time.perf_counter()
             with unit_of_work():
                 services.create_tenant(f"bench-{i:05d}", f"Bench provider {i}")
-            latencies.append(time.perf_counter() - begin)
+            result.wall.append(time.perf_counter() - begin)
+            result.cpu.append(time.process_time() - cpu_before)
+            result.sql.append(timer.seconds - sql_before)
+            result.statements.append(timer.count - statements_before)
             db.control.remove()  # each request/command has its own session
             if (i + 1) % 100 == 0:
                 note(f"{label}: {i + 1} tenants provisioned")
-    return latencies
+    return result
+
+
+def report_provisioning(prefix: str, result: Provisioning, latencies_file: Path | None = None) -> None:
+    report_latencies(prefix, result.wall)
+    out(f"{prefix}_p50_python_cpu_ms", statistics.median(result.cpu) * 1000)
+    out(f"{prefix}_p50_in_sql_statements_ms", statistics.median(result.sql) * 1000)
+    out(f"{prefix}_statements_per_tenant", statistics.median(result.statements))
+    slow = [i for i, wall in enumerate(result.wall) if wall > 0.2]
+    out(f"{prefix}_over_200ms", len(slow))
+    if latencies_file is not None:
+        with latencies_file.open("w") as f:
+            f.write("index,wall_ms,python_cpu_ms,in_sql_ms,statements\n")
+            for i, row in enumerate(zip(result.wall, result.cpu, result.sql, result.statements, strict=True)):
+                f.write(f"{i},{row[0] * 1000:.2f},{row[1] * 1000:.2f},{row[2] * 1000:.2f},{row[3]}\n")
+
+
+def server_activity(admin: sa.Engine, own_database: str) -> dict[str, int]:
+    """Checkpoints so far and client sessions in other databases (the machine may be shared)."""
+    with admin.connect() as conn:
+        checkpoints = conn.exec_driver_sql(
+            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").scalar()
+        others = conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND datname IS DISTINCT FROM :db AND pid <> pg_backend_pid()"), {"db": own_database}).scalar()
+    return {"checkpoints": checkpoints, "other_sessions": others}
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def tenant_pairs() -> list[tuple[str, str]]:
@@ -267,7 +337,7 @@ def count_schemas_with_column(engine: sa.Engine, column: str) -> int:
 # --- PostgreSQL ----------------------------------------------------------------------------------------
 
 
-def bench_postgresql(args: argparse.Namespace, url: str, work: Path) -> None:
+def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work: Path) -> None:
     app = make_app(url, work / "pg-tenants")
     with app.app_context():
         migrations.upgrade_control(db.state.raw_control)
@@ -277,19 +347,29 @@ def bench_postgresql(args: argparse.Namespace, url: str, work: Path) -> None:
         sample = min(args.provision_sample, args.tenants)
         note(f"provisioning the first {sample} tenants (timed one by one)")
         total_start = time.perf_counter()
-        latencies = provision(sample, 0, "provision_sample", args.profile)
-        report_latencies("provision", latencies)
-        target_line("provision_p95_ms", percentile([s * 1000 for s in latencies], 95))
+        before = server_activity(admin, args.database)
+        out("provision_load_before", load())
+        first = provision(sample, 0, "provision_sample", args.profile)
+        after = server_activity(admin, args.database)
+        report_provisioning("provision", first, args.latencies)
+        target_line("provision_p95_ms", percentile([s * 1000 for s in first.wall], 95))
+        out("provision_load_after", load())
+        out("provision_checkpoints_during", after["checkpoints"] - before["checkpoints"])
+        out("provision_other_sessions_before_after", f"{before['other_sessions']} {after['other_sessions']}")
 
         # 2. the rest, up to --tenants
         rest = args.tenants - sample
         note(f"provisioning {rest} more tenants")
-        later = provision(rest, sample, "provision_rest") if rest > 0 else []
+        later = provision(rest, sample, "provision_rest") if rest > 0 else None
         total = time.perf_counter() - total_start
         out("provision_total_tenants", args.tenants)
         out("provision_total_seconds", total)
-        if later:
-            report_latencies("provision_last", later[-sample:])
+        if later is not None:
+            last = Provisioning()
+            last.wall, last.cpu = later.wall[-sample:], later.cpu[-sample:]
+            last.sql, last.statements = later.sql[-sample:], later.statements[-sample:]
+            report_provisioning("provision_last", last)
+        out("load_after_provisioning", load())
 
         pairs = tenant_pairs()
         if len(pairs) != args.tenants:
@@ -316,7 +396,7 @@ def bench_postgresql(args: argparse.Namespace, url: str, work: Path) -> None:
         seconds, _ = timed(tenant_pairs)
         out("status_part_control_query_seconds", seconds)
         with migrator.engine.connect() as conn:
-            seconds, present = timed(lambda: conn.execute(sa.text(
+            seconds, _ = timed(lambda: conn.execute(sa.text(
                 "SELECT table_schema FROM information_schema.tables "
                 "WHERE table_name = 'alembic_version' AND table_schema = ANY(:s)"
             ), {"s": [s for _, s in pairs]}).all())
@@ -347,9 +427,10 @@ def bench_postgresql(args: argparse.Namespace, url: str, work: Path) -> None:
             out("migrations_copy", copy)
             for jobs, column in ((1, "bench_loyalty_tier"), (2, "bench_referral_code")):
                 revision = write_additive_revision(copy, column)
-                note(f"applying {revision} (add customers.{column} + index) to {len(pairs)} tenants, jobs={jobs}")
+                note(f"applying {revision} (customers.{column} + index) to {len(pairs)} tenants, jobs={jobs}")
                 with profiled(args.profile if jobs == 1 else None, f"upgrade_additive_jobs{jobs}"):
-                    seconds, report = timed(lambda jobs=jobs: migrations.upgrade_all(migrator, pairs, jobs=jobs))
+                    seconds, report = timed(
+                        lambda jobs=jobs: migrations.upgrade_all(migrator, pairs, jobs=jobs))
                 name = f"upgrade_additive_seconds_jobs{jobs}"
                 out(name, seconds)
                 target_line(name, seconds)
@@ -382,9 +463,9 @@ def bench_sqlite(args: argparse.Namespace, work: Path) -> None:
     with app.app_context():
         migrations.upgrade_control(db.state.raw_control)
         note(f"SQLite: provisioning {args.sqlite_sample} tenants")
-        latencies = provision(args.sqlite_sample, 0, "sqlite_provision")
-        report_latencies("sqlite_provision", latencies)
-        target_line("sqlite_provision_p95_ms", percentile([s * 1000 for s in latencies], 95))
+        result = provision(args.sqlite_sample, 0, "sqlite_provision")
+        report_provisioning("sqlite_provision", result)
+        target_line("sqlite_provision_p95_ms", percentile([s * 1000 for s in result.wall], 95))
         db.state.dispose()
 
 
@@ -403,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats to this folder")
+    parser.add_argument("--latencies", type=Path, default=None,
+                        help="write the per-tenant figures of the provisioning sample to this CSV file")
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore", message="Using the in-memory storage")
@@ -410,6 +493,11 @@ def main(argv: list[str] | None = None) -> int:
     print_machine(admin)
     out("command", " ".join([Path(sys.executable).name, *sys.argv]))
     out("tenants", args.tenants)
+    out("load_at_start", load())
+    activity = server_activity(admin, args.database)
+    out("postgresql_other_client_sessions_at_start", activity["other_sessions"])
+    if activity["other_sessions"]:
+        note("other clients are using this PostgreSQL server: the figures will be noisier")
 
     name = args.database
     if not name.replace("_", "").isalnum():
@@ -421,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="repairqc-bench-") as tmp:
-            bench_postgresql(args, url, Path(tmp))
+            bench_postgresql(args, admin, url, Path(tmp))
             if not args.skip_sqlite:
                 bench_sqlite(args, Path(tmp))
     finally:
@@ -429,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+    out("load_at_end", load())
     out("bench_total_seconds", time.perf_counter() - started)
     return 0
 

@@ -52,10 +52,14 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_json():
             return jsonify(error=exc.name), exc.code
         messages = {
+            400: _("The request could not be understood. Go back and try again."),
+            401: _("Sign in to open this page."),
             403: _("You do not have permission to open this page."),
             404: _("There is nothing at this address."),
             405: _("This address does not accept that kind of request."),
+            409: _("Someone else changed this record at the same time. Reload the page and try again."),
             429: _("Too many attempts. Wait a minute and try again."),
+            500: _("Something went wrong on our side. The error is logged; try again in a moment."),
         }
-        message = messages.get(exc.code or 500, exc.description)
+        message = messages.get(exc.code or 500, messages[500] if (exc.code or 500) >= 500 else messages[400])
         return render_template("errors/error.html", code=exc.code, message=message), exc.code

@@ -6,13 +6,36 @@ the auto-generated admin, forms and exports all read them from one place, in bot
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from flask_babel import lazy_gettext as _l
+
 from repairqc.db import utcnow
+
+_ENUM_LABELS: dict[enum.Enum, Any] = {}
+
+
+class LabelledEnum(enum.StrEnum):
+    """A string enum whose members have a translatable label, shown wherever users see them."""
+
+    @property
+    def label(self) -> str:
+        return str(_ENUM_LABELS.get(self, self.value))
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, Any]]:
+        """(value, lazy label) pairs; the label is translated when rendered."""
+        return [(member.value, _ENUM_LABELS.get(member, member.value)) for member in cls]
+
+
+def enum_labels(mapping: dict[enum.Enum, Any]) -> None:
+    """Register the labels of an enum's members (lazy strings)."""
+    _ENUM_LABELS.update(mapping)
 
 
 def field(label: Any, *args: Any, help: Any = None, secret: bool = False, **kwargs: Any) -> Any:
@@ -38,14 +61,16 @@ def enum_column(enum_cls: type, **kwargs: Any) -> sa.Enum:
 
 
 class Timestamped:
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, info={"readonly": True})
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, info={"readonly": True})
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info={"readonly": True, "label": _l("Created at")})
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, info={"readonly": True, "label": _l("Updated at")}
+    )
 
 
 class Versioned:
     """Optimistic locking: a stale edit raises StaleDataError, shown as 409 Conflict."""
 
-    version: Mapped[int] = mapped_column(default=1, info={"readonly": True})
+    version: Mapped[int] = mapped_column(default=1, info={"readonly": True, "label": _l("Version")})
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:

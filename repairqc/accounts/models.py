@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,11 +11,11 @@ from sqlalchemy.orm import Mapped, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from repairqc.db import TenantBase
-from repairqc.models_base import Timestamped, Versioned, enum_column, field
+from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
 from repairqc.stores.models import Store
 
 
-class Role(enum.StrEnum):
+class Role(LabelledEnum):
     OWNER = "owner"
     QA_MANAGER = "qa_manager"
     INSPECTOR = "inspector"
@@ -27,16 +26,12 @@ class Role(enum.StrEnum):
     AUDITOR = "auditor"
 
     @property
-    def label(self) -> str:
-        return str(ROLE_LABELS[self])
-
-    @property
     def is_tenant_wide(self) -> bool:
         """HQ roles see every store; the others are granted per store."""
         return self in TENANT_WIDE_ROLES
 
 
-ROLE_LABELS = {
+enum_labels({
     Role.OWNER: _l("Owner"),
     Role.QA_MANAGER: _l("QA manager"),
     Role.INSPECTOR: _l("Inspector"),
@@ -45,7 +40,7 @@ ROLE_LABELS = {
     Role.FRONT_DESK: _l("Front desk"),
     Role.TECHNICIAN: _l("Technician"),
     Role.AUDITOR: _l("Auditor"),
-}
+})
 TENANT_WIDE_ROLES = frozenset({Role.OWNER, Role.QA_MANAGER, Role.TRAINER, Role.AUDITOR})
 
 

@@ -85,4 +85,5 @@ def reset_password(token: str):
             services.reset_password(user, form.password.data)
         flash(_("Your password is changed. Sign in with the new one."), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset.html", form=form, user=user), 400 if form.errors else 200
+    return render_template("accounts/reset.html", form=form, user=user,
+                           min_length=services.MIN_PASSWORD_LENGTH), 400 if form.errors else 200

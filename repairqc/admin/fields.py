@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC
 
 from flask_admin.contrib.sqla import filters
@@ -9,7 +10,15 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import DateTimeField
 from flask_admin.model.filters import convert
 from flask_admin.model.form import converts
-from wtforms import StringField
+from flask_admin.form import Select2Field
+from wtforms import StringField, validators
+
+from repairqc.models_base import LabelledEnum
+
+
+def _labelled_enum(column) -> type[LabelledEnum] | None:
+    enum_class = getattr(column.type, "enum_class", None)
+    return enum_class if enum_class and issubclass(enum_class, LabelledEnum) else None
 
 
 class UTCDateTimeField(DateTimeField):
@@ -31,6 +40,22 @@ class ModelConverter(AdminModelConverter):
     def convert_utc_datetime(self, field_args, **extra):
         return UTCDateTimeField(**field_args)
 
+    @converts("sqlalchemy.sql.sqltypes.Enum")
+    def convert_enum(self, column, field_args, **extra):
+        # Flask-Admin's own version offers raw values and coerces members by *name*, which
+        # breaks edit forms of enums stored by value; ours shows labels and uses values.
+        enum_class = _labelled_enum(column)
+        choices = enum_class.choices() if enum_class else [(v, v) for v in column.type.enums]
+        accepted: list = [value for value, _ in choices]
+        if column.nullable:
+            field_args["allow_blank"] = True
+            accepted.append(None)
+        self._nullable_common(column, field_args)
+        field_args["choices"] = choices
+        field_args["validators"].append(validators.AnyOf(accepted))
+        field_args["coerce"] = lambda v: v.value if isinstance(v, enum.Enum) else v
+        return Select2Field(**field_args)
+
     @converts("EncryptedString")
     def convert_encrypted(self, field_args, **extra):
         return StringField(**field_args)
@@ -40,3 +65,8 @@ class FilterConverter(filters.FilterConverter):
     @convert("UTCDateTime")
     def conv_utc_datetime(self, column, name, **kwargs):
         return self.conv_datetime(column, name, **kwargs)
+
+    @convert("enum")
+    def conv_enum(self, column, name, options=None, **kwargs):
+        enum_class = _labelled_enum(column)
+        return super().conv_enum(column, name, options or (enum_class.choices() if enum_class else None), **kwargs)

@@ -211,6 +211,20 @@ def _is_enum(column: sa.Column) -> bool:
     return isinstance(column.type, sa.Enum)
 
 
+def _enum_label(value: Any) -> str:
+    return getattr(value, "label", value)
+
+
+def _formatter(display):
+    """A Flask-Admin column formatter (it must be a real function: export reads __name__)."""
+
+    def format_column(view, context, model, name: str) -> str:
+        value = getattr(model, name)
+        return "" if value is None else display(value)
+
+    return format_column
+
+
 def _foreign_key_options(target: type[TenantBase]) -> list[tuple[str, str]]:
     if not has_request_context():  # Flask-Admin also asks once at start-up; scope needs a user
         return []
@@ -226,6 +240,7 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
             for column in rel.local_columns:
                 by_fk[column.key] = rel
 
+    formatters: dict[str, Any] = {}
     labels: dict[str, Any] = {}
     descriptions: dict[str, Any] = {}
     listed: list[str] = []
@@ -248,6 +263,9 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
         if info.get("secret"):
             continue  # never listed, filtered, searched or exported
         listed.append(key)
+        display = info.get("display") or (_enum_label if _is_enum(column) else None)
+        if display is not None:
+            formatters[key] = _formatter(display)
         if rel is not None:
             target = rel.mapper.class_
             filters.append(
@@ -266,6 +284,8 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
         "column_details_list": listed,
         "column_export_list": listed,
         "column_labels": labels,
+        "column_formatters": formatters,
+        "column_formatters_export": formatters,
         "column_descriptions": descriptions,
         "column_searchable_list": searchable,
         "column_filters": filters,

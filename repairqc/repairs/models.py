@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,25 +11,25 @@ from sqlalchemy.orm import Mapped, relationship
 from repairqc.accounts.models import StaffUser
 from repairqc.crypto import EncryptedString
 from repairqc.db import TenantBase, utcnow
-from repairqc.models_base import Timestamped, Versioned, enum_column, field
+from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
 from repairqc.stores.models import Store
 
 
-class ContactChannel(enum.StrEnum):
+class ContactChannel(LabelledEnum):
     PHONE = "phone"
     SMS = "sms"
     EMAIL = "email"
     WECHAT = "wechat"
 
 
-class DeviceCategory(enum.StrEnum):
+class DeviceCategory(LabelledEnum):
     SMARTPHONE = "smartphone"
     LAPTOP = "laptop"
     TABLET = "tablet"
     OTHER = "other"
 
 
-class RepairOrderStatus(enum.StrEnum):
+class RepairOrderStatus(LabelledEnum):
     """The states of design.md §4; the transitions between them come with the workflow."""
 
     RECEIVED = "received"
@@ -44,6 +43,29 @@ class RepairOrderStatus(enum.StrEnum):
     CLOSED = "closed"
     DECLINED = "declined"
     CANCELLED = "cancelled"
+
+
+enum_labels({
+    ContactChannel.PHONE: _l("Phone"),
+    ContactChannel.SMS: _l("SMS"),
+    ContactChannel.EMAIL: _l("E-mail"),
+    ContactChannel.WECHAT: _l("WeChat"),
+    DeviceCategory.SMARTPHONE: _l("Smartphone"),
+    DeviceCategory.LAPTOP: _l("Laptop"),
+    DeviceCategory.TABLET: _l("Tablet"),
+    DeviceCategory.OTHER: _l("Other"),
+    RepairOrderStatus.RECEIVED: _l("Received"),
+    RepairOrderStatus.DIAGNOSING: _l("Diagnosing"),
+    RepairOrderStatus.QUOTED: _l("Quoted"),
+    RepairOrderStatus.APPROVED: _l("Approved"),
+    RepairOrderStatus.IN_REPAIR: _l("In repair"),
+    RepairOrderStatus.QC: _l("Quality check"),
+    RepairOrderStatus.READY: _l("Ready for pick-up"),
+    RepairOrderStatus.DELIVERED: _l("Delivered"),
+    RepairOrderStatus.CLOSED: _l("Closed"),
+    RepairOrderStatus.DECLINED: _l("Declined"),
+    RepairOrderStatus.CANCELLED: _l("Cancelled"),
+})
 
 
 class StoreOwned:

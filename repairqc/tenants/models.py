@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from flask_babel import lazy_gettext as _l
+
 from repairqc.db import ControlBase, TenantRef, utcnow
+from repairqc.models_base import LabelledEnum, enum_labels
 from repairqc.tenants import ddl
 
 #: Slugs become sub-domains: lowercase DNS labels, no leading/trailing hyphen, not reserved.
@@ -18,12 +20,21 @@ RESERVED_SLUGS = frozenset({"www", "admin", "api", "app", "mail", "static", "con
                             "tenant", "billing", "status", "help", "support", "signup", "login"})
 
 
-class TenantStatus(enum.StrEnum):
+class TenantStatus(LabelledEnum):
     PROVISIONING = "provisioning"
     ACTIVE = "active"
     SUSPENDED = "suspended"
     CANCELLED = "cancelled"
     FAILED = "failed"
+
+
+enum_labels({
+    TenantStatus.PROVISIONING: _l("Being set up"),
+    TenantStatus.ACTIVE: _l("Active"),
+    TenantStatus.SUSPENDED: _l("Suspended"),
+    TenantStatus.CANCELLED: _l("Cancelled"),
+    TenantStatus.FAILED: _l("Set-up failed"),
+})
 
 
 class Tenant(ControlBase):
