@@ -35,3 +35,15 @@ def create_operator(email: str, full_name: str, password: str) -> Operator:
     db.control.add(operator)
     db.control.flush()
     return operator
+
+
+def refresh_rollups() -> int:
+    """Enqueue `compute_tenant_rollup` in every active tenant; returns how many."""
+    from repairqc.console.tasks import compute_tenant_rollup
+    from repairqc.jobs import enqueue
+    from repairqc.tenants.models import Tenant, TenantStatus
+
+    tenants = db.control.execute(sa.select(Tenant).where(Tenant.status == TenantStatus.ACTIVE)).scalars().all()
+    for tenant in tenants:
+        enqueue(compute_tenant_rollup, tenant=tenant.ref)
+    return len(tenants)

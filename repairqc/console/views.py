@@ -59,3 +59,11 @@ def tenants():
         .order_by(Tenant.slug)
     ).all()
     return render_template("console/tenants.html", rows=rows)
+
+
+@bp.post("/rollups")
+def refresh_rollups():
+    """Queue the figures job for every active tenant (runs at once without Redis)."""
+    count = services.refresh_rollups()
+    flash(_("Refreshing the figures of %(n)d tenants.", n=count), "info")
+    return redirect(url_for("console.tenants"))

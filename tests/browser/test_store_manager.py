@@ -83,8 +83,9 @@ def test_store_manager_sees_own_store_orders_and_switches_to_chinese(page: Page,
 
     # The choice sticks on another page, reached through the menu; its labels are now ours in
     # Chinese (being translated), so the items are found by their link instead of their text.
-    repair_orders = navbar.locator("a.dropdown-item[href$='/admin/repair_orders/']")
-    chapter = navbar.locator("li.dropdown", has=repair_orders).locator(":scope > a.dropdown-toggle")
+    item_css = "a.dropdown-item[href$='/admin/repair_orders/']"
+    repair_orders = navbar.locator(item_css)
+    chapter = navbar.locator("li.dropdown", has=page.locator(item_css)).locator(":scope > a.dropdown-toggle")
     open_from_menu(page, chapter, repair_orders)
     expect(page).to_have_url(re.compile(r"/admin/repair_orders/$"))
     expect(page.get_by_test_id("language-switch").locator("select[name=locale]")).to_have_value("zh_Hans_CN")
