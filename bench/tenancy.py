@@ -134,7 +134,8 @@ def print_machine(admin: sa.Engine) -> None:
         settings = dict(
             conn.exec_driver_sql(
                 "SELECT name, setting FROM pg_settings WHERE name IN "
-                "('fsync', 'synchronous_commit', 'shared_buffers', 'max_locks_per_transaction')"
+                "('fsync', 'synchronous_commit', 'shared_buffers', 'max_locks_per_transaction', "
+                "'autovacuum', 'full_page_writes', 'max_wal_size', 'checkpoint_timeout')"
             ).all()
         )
     out("machine_nproc", os.cpu_count())
@@ -210,10 +211,23 @@ class Provisioning:
         self.cpu: list[float] = []
         self.sql: list[float] = []
         self.statements: list[int] = []
+        self.analyze_seconds = 0.0
 
 
-def provision(count: int, start: int, label: str, profile: Path | None = None) -> Provisioning:
-    """Provision `count` tenants, each in its own unit of work and control session (like a request)."""
+def analyze() -> float:
+    """ANALYZE the whole database, catalogs included, as autovacuum would; returns the seconds taken."""
+    begin = time.perf_counter()
+    with db.state.raw_control.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+    return time.perf_counter() - begin
+
+
+def provision(count: int, start: int, label: str, profile: Path | None = None,
+              analyze_every: int = 0) -> Provisioning:
+    """Provision `count` tenants, each in its own unit of work and control session (like a request).
+
+    With `analyze_every`, ANALYZE runs (untimed) after that many tenants, standing in for autovacuum.
+    """
     result = Provisioning()
     with profiled(profile, label), StatementTimer(db.state.raw_control) as timer:
         for i in range(start, start + count):
@@ -229,6 +243,8 @@ def provision(count: int, start: int, label: str, profile: Path | None = None) -
             db.control.remove()  # each request/command has its own session
             if (i + 1) % 100 == 0:
                 note(f"{label}: {i + 1} tenants provisioned")
+            if analyze_every and (i + 1) % analyze_every == 0:
+                result.analyze_seconds += analyze()
     return result
 
 
@@ -349,7 +365,7 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
         total_start = time.perf_counter()
         before = server_activity(admin, args.database)
         out("provision_load_before", load())
-        first = provision(sample, 0, "provision_sample", args.profile)
+        first = provision(sample, 0, "provision_sample", args.profile, args.analyze_every)
         after = server_activity(admin, args.database)
         report_provisioning("provision", first, args.latencies)
         target_line("provision_p95_ms", percentile([s * 1000 for s in first.wall], 95))
@@ -360,8 +376,10 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
         # 2. the rest, up to --tenants
         rest = args.tenants - sample
         note(f"provisioning {rest} more tenants")
-        later = provision(rest, sample, "provision_rest") if rest > 0 else None
-        total = time.perf_counter() - total_start
+        later = provision(rest, sample, "provision_rest", analyze_every=args.analyze_every) if rest else None
+        # ANALYZE (--analyze-every) is not part of provisioning
+        analyzing = first.analyze_seconds + (later.analyze_seconds if later else 0)
+        total = time.perf_counter() - total_start - analyzing
         out("provision_total_tenants", args.tenants)
         out("provision_total_seconds", total)
         if later is not None:
@@ -371,6 +389,8 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
             report_provisioning("provision_last", last)
         out("load_after_provisioning", load())
 
+        if args.analyze_every:
+            out("analyze_seconds", analyze())
         pairs = tenant_pairs()
         if len(pairs) != args.tenants:
             raise RuntimeError(f"{len(pairs)} tenants with a schema, expected {args.tenants}")
@@ -482,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--analyze-every", type=int, default=0, metavar="N",
+                        help="run ANALYZE (untimed) every N tenants provisioned and before the status and "
+                             "upgrade measurements, standing in for autovacuum on a server that has it off")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats to this folder")
     parser.add_argument("--latencies", type=Path, default=None,

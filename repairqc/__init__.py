@@ -33,9 +33,10 @@ def _init_extensions(app: Flask) -> None:
     import repairqc.audit.services  # noqa: F401  (registers the audit flush listener)
     import repairqc.models  # noqa: F401  (every model mapped before the admin walks the registry)
     from repairqc.accounts.loader import load_user
-    from repairqc.admin.views import TenantIndexView, register_tenant_views
+    from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
     from repairqc.i18n import select_locale
+    from flask_babel import lazy_gettext as _l
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         n = app.config["TRUSTED_PROXY_COUNT"]
@@ -56,10 +57,11 @@ def _init_extensions(app: Flask) -> None:
         app,
         name="RepairQC",
         url="/admin",
-        index_view=TenantIndexView(url="/admin", name="Home"),
+        index_view=TenantIndexView(url="/admin", name=_l("Home")),
         theme=Bootstrap4Theme(base_template="admin/tenant_master.html", fluid=True),
     )
     register_tenant_views(admin)
+    app.after_request(declare_language)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -32,7 +32,8 @@ def url(tenant) -> str:
 
 def alert_texts(html: str) -> list[str]:
     """The flashed messages of a page, as plain text."""
-    return [re.sub(r"<[^>]+>", "", m).strip() for m in re.findall(r'role="alert"[^>]*>(.*?)</div>', html, re.S)]
+    found = re.findall(r'role="alert"[^>]*>(.*?)</div>', html, re.S)
+    return [re.sub(r"<[^>]+>", "", m).strip() for m in found]
 
 
 def field_errors(html: str) -> list[str]:
@@ -127,6 +128,30 @@ def test_alpha_staff_cannot_use_their_credentials_on_beta(client, alpha, beta):
     assert response.status_code == 401
     assert alert_texts(response.text) == [WRONG_CREDENTIALS]
     assert not is_signed_in(client, beta)
+
+
+def sign_in_remembered(client, tenant, user: str):
+    return client.post("/login", base_url=url(tenant),
+                       data={"email": tenant.users[user], "password": PASSWORD, "remember": "y"})
+
+
+def test_keep_me_signed_in_survives_the_end_of_the_browser_session(client, alpha):
+    assert sign_in_remembered(client, alpha, "owner").status_code == 302
+    assert client.get_cookie("remember_token", domain=alpha.host) is not None
+    client.delete_cookie("session", domain=alpha.host)  # the browser was closed
+    assert is_signed_in(client, alpha)
+
+
+def test_a_remember_cookie_of_alpha_signs_nobody_in_on_beta(app, alpha, beta):
+    browser = app.test_client()
+    assert sign_in_remembered(browser, alpha, "owner").status_code == 302
+    token = browser.get_cookie("remember_token", domain=alpha.host)
+    assert token is not None
+    other = app.test_client()  # beta's owner has the same id as alpha's
+    other.set_cookie("remember_token", token.value, domain=beta.host)
+    assert not is_signed_in(other, beta)
+    listing = other.get("/admin/customers/", base_url=url(beta))
+    assert beta.sentinel not in listing.text
 
 
 def test_logout(client, alpha):
@@ -251,6 +276,15 @@ def test_reset_for_unknown_email_sends_nothing_and_says_the_same(client, alpha, 
     assert len(mailbox.messages) == 1  # the server does deliver; the unknown address got nothing
 
 
+def test_reset_for_an_inactive_user_sends_nothing(client, app, alpha, mailbox):
+    with in_tenant(app, alpha):
+        staff(alpha.users["trainer"]).is_active = False
+        db.session.commit()
+    page = request_reset(client, alpha, alpha.users["trainer"])
+    assert alert_texts(page.text) == [RESET_REQUESTED]
+    assert mailbox.messages == []
+
+
 def test_reset_for_another_tenants_staff_sends_nothing(client, alpha, beta, mailbox):
     page = request_reset(client, beta, alpha.users["owner"])
     assert alert_texts(page.text) == [RESET_REQUESTED]
@@ -260,7 +294,7 @@ def test_reset_for_another_tenants_staff_sends_nothing(client, alpha, beta, mail
 def test_invalid_reset_token_is_a_clear_400(client, alpha):
     response = client.get("/password/reset/not-a-real-token", base_url=url(alpha))
     assert response.status_code == 400
-    assert "This password-reset link is not valid. Ask for a new one." == error_message(response.text)
+    assert error_message(response.text) == "This password-reset link is not valid. Ask for a new one."
 
 
 def test_expired_reset_token_is_a_clear_400(client, app, alpha, monkeypatch):
@@ -271,7 +305,7 @@ def test_expired_reset_token_is_a_clear_400(client, app, alpha, monkeypatch):
     monkeypatch.setitem(app.config, "PASSWORD_RESET_MAX_AGE", -1)
     response = client.get(path, base_url=url(alpha))
     assert response.status_code == 400
-    assert "This password-reset link has expired. Ask for a new one." == error_message(response.text)
+    assert error_message(response.text) == "This password-reset link has expired. Ask for a new one."
     assert choose_password(client, alpha, path, "an-expired-attempt-1").status_code == 400
     assert password_hash_of(app, alpha, "manager") == before
 
@@ -365,7 +399,8 @@ def test_browser_language_selects_chinese(client, alpha):
 
 
 def test_language_choice_overrides_the_browser(client, alpha):
-    response = client.post("/language", base_url=url(alpha), headers=ZH, data={"locale": "en", "next": "/login"})
+    response = client.post("/language", base_url=url(alpha), headers=ZH,
+                           data={"locale": "en", "next": "/login"})
     assert response.status_code == 302
     assert response.location.endswith("/login")
     assert html_lang(client.get("/login", base_url=url(alpha), headers=ZH)) == "en"

@@ -281,7 +281,8 @@ def filter_arg(app: Flask, endpoint: str, column: str, operation: str) -> tuple[
 def test_status_filter(app, beta):
     target = f"Fault 2 {beta.store_sentinel('S2')}"
     with in_tenant(app, beta):
-        order = db.session.execute(sa.select(RepairOrder).where(RepairOrder.fault_symptoms == target)).scalar_one()
+        order = db.session.execute(
+            sa.select(RepairOrder).where(RepairOrder.fault_symptoms == target)).scalar_one()
         order.status = RepairOrderStatus.DIAGNOSING
         db.session.commit()
     browser = signed_in(app, beta, "owner")
@@ -422,11 +423,28 @@ def test_auditor_views_and_exports_but_cannot_change(app, alpha):
     auditor.post(f"/admin/customers/edit/?id={customer_id}", base_url=url(alpha),
                  data=customer_form(alpha, "S1", "Changed by the auditor"))
     auditor.post("/admin/customers/delete/", base_url=url(alpha), data={"id": deletable})
-    auditor.post("/admin/customers/action/", base_url=url(alpha), data={"action": "delete", "rowid": deletable})
+    auditor.post("/admin/customers/action/", base_url=url(alpha),
+                 data={"action": "delete", "rowid": deletable})
 
     with in_tenant(app, alpha):
         assert db.session.get(Customer, customer_id).full_name == before
         assert db.session.get(Customer, deletable) is not None
+
+
+def test_technician_edits_own_store_devices_but_cannot_delete_them(app, alpha):
+    s1_customer, s1_device = store_rows(app, alpha, "S1")
+    tech = signed_in(app, alpha, "tech")
+    fields = form_fields(edit_page(tech, alpha, "devices", s1_device))
+    fields["condition_at_intake"] = "Cracked back glass"
+    response = tech.post(f"/admin/devices/edit/?id={s1_device}", base_url=url(alpha), data=fields)
+    assert response.status_code == 302, alerts(response.text)
+    tech.post("/admin/devices/delete/", base_url=url(alpha), data={"id": s1_device})
+    _s2_customer, s2_device = store_rows(app, alpha, "S2")
+    assert tech.get(f"/admin/devices/edit/?id={s2_device}", base_url=url(alpha)).status_code == 302
+    with in_tenant(app, alpha):
+        device = db.session.get(Device, s1_device)
+        assert device is not None and device.condition_at_intake == "Cracked back glass"
+        assert device.customer_id == s1_customer
 
 
 def test_nobody_can_write_the_audit_log(app, alpha):
@@ -444,7 +462,8 @@ def test_nobody_can_write_the_audit_log(app, alpha):
                      data={"actor_kind": "staff", "actor_name": "forged", "action": "delete",
                            "table_name": "forged", "row_id": "1"})
         browser.post("/admin/audit_log/delete/", base_url=url(alpha), data={"id": entry_id})
-        browser.post("/admin/audit_log/action/", base_url=url(alpha), data={"action": "delete", "rowid": entry_id})
+        browser.post("/admin/audit_log/action/", base_url=url(alpha),
+                     data={"action": "delete", "rowid": entry_id})
     with in_tenant(app, alpha):
         entry = db.session.get(AuditLog, entry_id)
         assert entry is not None and entry.actor_name == original
@@ -493,6 +512,27 @@ def test_store_with_a_duplicate_code_is_refused_with_a_message(app, owner, alpha
         assert count(Store, Store.name == name) == 1
 
 
+def test_role_assignment_breaking_the_store_rule_is_refused_with_a_message(app, owner, alpha):
+    from repairqc.accounts.models import RoleAssignment
+
+    with in_tenant(app, alpha):
+        user_id = db.session.execute(
+            sa.select(StaffUser.id).where(StaffUser.email == alpha.users["tech"])).scalar_one()
+        before = count(RoleAssignment)
+    bad = [
+        {"user": str(user_id), "role": "technician", "store": "__None"},  # a store role needs a store
+        {"user": str(user_id), "role": "auditor", "store": str(alpha.store_ids["S2"])},  # HQ roles have none
+        {"user": str(user_id), "role": "technician", "store": str(alpha.store_ids["S1"])},  # held already
+    ]
+    for data in bad:
+        response = owner.post("/admin/role_assignments/new/", base_url=url(alpha), data=data)
+        assert response.status_code == 200, data
+        explained = [m for m in alerts(response.text) if m and m != "Failed to create record."]
+        assert explained or 'class="invalid-feedback"' in response.text, data
+    with in_tenant(app, alpha):
+        assert count(RoleAssignment) == before
+
+
 # --- edit forms -----------------------------------------------------------------------------------
 
 
@@ -519,7 +559,8 @@ def test_edit_form_round_trip_keeps_enum_values(app, owner, alpha):
 
     fields = form_fields(device_html)
     fields["model"] = "Round trip 2"
-    assert owner.post(f"/admin/devices/edit/?id={device_id}", base_url=url(alpha), data=fields).status_code == 302
+    response = owner.post(f"/admin/devices/edit/?id={device_id}", base_url=url(alpha), data=fields)
+    assert response.status_code == 302
     with in_tenant(app, alpha):
         saved = db.session.get(Device, device_id)
         assert saved.model == "Round trip 2"
@@ -571,13 +612,15 @@ def test_admin_create_edit_delete_are_audited(app, owner, alpha):
     assert owner.post("/admin/customers/new/", base_url=url(alpha),
                       data=customer_form(alpha, "S2", name)).status_code == 302
     with in_tenant(app, alpha):
-        customer_id = db.session.execute(sa.select(Customer.id).where(Customer.full_name == name)).scalar_one()
+        customer_id = db.session.execute(
+            sa.select(Customer.id).where(Customer.full_name == name)).scalar_one()
 
     fields = form_fields(edit_page(owner, alpha, "customers", customer_id))
     fields["full_name"] = name + " renamed"
     assert owner.post(f"/admin/customers/edit/?id={customer_id}", base_url=url(alpha),
                       data=fields).status_code == 302
-    assert owner.post("/admin/customers/delete/", base_url=url(alpha), data={"id": customer_id}).status_code == 302
+    deleted = owner.post("/admin/customers/delete/", base_url=url(alpha), data={"id": customer_id})
+    assert deleted.status_code == 302
 
     with in_tenant(app, alpha):
         assert db.session.get(Customer, customer_id) is None
@@ -599,7 +642,8 @@ def test_secrets_appear_in_the_audit_log_only_as_stars(app, owner, alpha):
         store_id = db.session.get(Customer, customer_id).store_id
     response = owner.post("/admin/devices/new/", base_url=url(alpha), data={
         "store": str(store_id), "customer": str(customer_id), "category": "tablet", "brand": "Audit",
-        "model": "Secret", "serial_number": "", "condition_at_intake": "", "accessories": "", "passcode": passcode,
+        "model": "Secret", "serial_number": "", "condition_at_intake": "", "accessories": "",
+        "passcode": passcode,
     })
     assert response.status_code == 302
     with in_tenant(app, alpha):

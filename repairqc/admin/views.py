@@ -200,6 +200,25 @@ class TenantModelView(ModelView):
         return response
 
 
+def declare_language(response):
+    """after_request: give Flask-Admin pages an <html lang>.
+
+    Flask-Admin's base template writes a bare <html> with no block around it; browsers choose
+    CJK fonts and screen readers their voice from this attribute.
+    """
+    if (
+        response.mimetype == "text/html"
+        and not response.direct_passthrough
+        and request.path.startswith("/admin")
+    ):
+        from flask_babel import get_locale
+
+        lang = "zh-Hans" if str(get_locale()).startswith("zh") else "en"
+        body = response.get_data()
+        response.set_data(body.replace(b"<html>", f'<html lang="{lang}">'.encode(), 1))
+    return response
+
+
 # --- building views from the models ---------------------------------------------------------
 
 
