@@ -29,10 +29,12 @@ run: install
 	SERVER_PORT=$(PORT) $(BIN)/flask --app repairqc run --host 127.0.0.1 --port $(PORT)
 
 test: install-dev
+	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: install-dev
 	$(BIN)/python bench/tenancy.py

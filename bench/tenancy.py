@@ -222,8 +222,9 @@ def analyze() -> float:
     return time.perf_counter() - begin
 
 
-def provision(count: int, start: int, label: str, profile: Path | None = None,
-              analyze_every: int = 0) -> Provisioning:
+def provision(
+    count: int, start: int, label: str, profile: Path | None = None, analyze_every: int = 0
+) -> Provisioning:
     """Provision `count` tenants, each in its own unit of work and control session (like a request).
 
     With `analyze_every`, ANALYZE runs (untimed) after that many tenants, standing in for autovacuum.
@@ -266,10 +267,15 @@ def server_activity(admin: sa.Engine, own_database: str) -> dict[str, int]:
     """Checkpoints so far and client sessions in other databases (the machine may be shared)."""
     with admin.connect() as conn:
         checkpoints = conn.exec_driver_sql(
-            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").scalar()
-        others = conn.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-            "AND datname IS DISTINCT FROM :db AND pid <> pg_backend_pid()"), {"db": own_database}).scalar()
+            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        ).scalar()
+        others = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND datname IS DISTINCT FROM :db AND pid <> pg_backend_pid()"
+            ),
+            {"db": own_database},
+        ).scalar()
     return {"checkpoints": checkpoints, "other_sessions": others}
 
 
@@ -323,8 +329,11 @@ def write_additive_revision(migrations_copy: Path, column: str) -> str:
     path = migrations_copy / "tenant" / "versions" / f"29990101_{revision}_bench_{column}.py"
     path.write_text(
         ADDITIVE_TEMPLATE.format(
-            message=f"add customers.{column} and its index", revision=revision,
-            down_revision=down, column=column, index=index,
+            message=f"add customers.{column} and its index",
+            revision=revision,
+            down_revision=down,
+            column=column,
+            index=index,
         )
     )
     migrations.script_directory.cache_clear()
@@ -416,10 +425,15 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
         seconds, _ = timed(tenant_pairs)
         out("status_part_control_query_seconds", seconds)
         with migrator.engine.connect() as conn:
-            seconds, _ = timed(lambda: conn.execute(sa.text(
-                "SELECT table_schema FROM information_schema.tables "
-                "WHERE table_name = 'alembic_version' AND table_schema = ANY(:s)"
-            ), {"s": [s for _, s in pairs]}).all())
+            seconds, _ = timed(
+                lambda: conn.execute(
+                    sa.text(
+                        "SELECT table_schema FROM information_schema.tables "
+                        "WHERE table_name = 'alembic_version' AND table_schema = ANY(:s)"
+                    ),
+                    {"s": [s for _, s in pairs]},
+                ).all()
+            )
         out("status_part_information_schema_seconds", seconds)
         seconds, _ = timed(lambda: migrator.revisions([s for _, s in pairs]))
         out("status_part_bulk_revisions_seconds", seconds)
@@ -450,20 +464,25 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
                 note(f"applying {revision} (customers.{column} + index) to {len(pairs)} tenants, jobs={jobs}")
                 with profiled(args.profile if jobs == 1 else None, f"upgrade_additive_jobs{jobs}"):
                     seconds, report = timed(
-                        lambda jobs=jobs: migrations.upgrade_all(migrator, pairs, jobs=jobs))
+                        lambda jobs=jobs: migrations.upgrade_all(migrator, pairs, jobs=jobs)
+                    )
                 name = f"upgrade_additive_seconds_jobs{jobs}"
                 out(name, seconds)
                 target_line(name, seconds)
                 out(f"upgrade_additive_jobs{jobs}_per_tenant_ms", seconds / max(1, len(pairs)) * 1000)
-                out(f"upgrade_additive_jobs{jobs}_report",
+                out(
+                    f"upgrade_additive_jobs{jobs}_report",
                     f"upgraded={len(report.upgraded)} skipped={len(report.skipped)} "
-                    f"failed={len(report.failed)} not_reached={len(report.not_reached)}")
+                    f"failed={len(report.failed)} not_reached={len(report.not_reached)}",
+                )
                 if report.failed:
                     out(f"upgrade_additive_jobs{jobs}_first_failure", report.failed[0])
                 at_head = count_at(migrator, pairs, revision)
-                out(f"upgrade_additive_jobs{jobs}_check",
+                out(
+                    f"upgrade_additive_jobs{jobs}_check",
                     f"{at_head} of {len(pairs)} tenants at {revision}; customers.{column} present in "
-                    f"{count_schemas_with_column(migrator.engine, column)} schemas")
+                    f"{count_schemas_with_column(migrator.engine, column)} schemas",
+                )
             result = runner.invoke(args=["tenants", "status"])
             out("status_after_upgrades_exit_code", result.exit_code)
             out("status_after_upgrades_output", result.output.strip().splitlines()[-1])
@@ -499,16 +518,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite-sample", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="runs of status / no-op upgrade (median)")
     parser.add_argument("--database", default="repairqc_bench")
-    parser.add_argument("--admin-url", default=os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    parser.add_argument("--analyze-every", type=int, default=0, metavar="N",
-                        help="run ANALYZE (untimed) every N tenants provisioned and before the status and "
-                             "upgrade measurements, standing in for autovacuum on a server that has it off")
+    parser.add_argument(
+        "--analyze-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run ANALYZE (untimed) every N tenants provisioned and before the status and "
+        "upgrade measurements, standing in for autovacuum on a server that has it off",
+    )
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats to this folder")
-    parser.add_argument("--latencies", type=Path, default=None,
-                        help="write the per-tenant figures of the provisioning sample to this CSV file")
+    parser.add_argument(
+        "--latencies",
+        type=Path,
+        default=None,
+        help="write the per-tenant figures of the provisioning sample to this CSV file",
+    )
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore", message="Using the in-memory storage")

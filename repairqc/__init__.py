@@ -28,15 +28,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from flask_admin import Admin
     from flask_admin.theme import Bootstrap4Theme
+    from flask_babel import lazy_gettext as _l
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    import repairqc.audit.services  # noqa: F401  (registers the audit flush listener)
+    import repairqc.audit.services
     import repairqc.models  # noqa: F401  (every model mapped before the admin walks the registry)
     from repairqc.accounts.loader import load_user
     from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
     from repairqc.i18n import select_locale
-    from flask_babel import lazy_gettext as _l
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         n = app.config["TRUSTED_PROXY_COUNT"]

@@ -37,7 +37,9 @@ def command_context() -> Iterator[None]:
 def _all_tenants(with_schema_only: bool = True) -> list[Tenant]:
     stmt = sa.select(Tenant).order_by(Tenant.id)
     if with_schema_only:
-        stmt = stmt.where(Tenant.status.in_([TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.CANCELLED]))
+        stmt = stmt.where(
+            Tenant.status.in_([TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.CANCELLED])
+        )
     return list(db.control.execute(stmt).scalars())
 
 

@@ -82,6 +82,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
     config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     config["TESTING"] = env == "testing"
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = "repairqc-rl"

@@ -152,6 +152,13 @@ def _search_path_backstop(session: Session, transaction, connection: sa.Connecti
         ddl.set_local_search_path(connection, session.info["tenant_schema"])
 
 
+class ControlSession(Session):
+    """The control-plane session of the current app (tests run several apps in one process)."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kw):
+        return db.control_bind()
+
+
 def _app_context_scope() -> int:
     # One session per app context: every request, job and CLI command gets its own.
     return id(app_ctx._get_current_object()) if app_ctx else threading.get_ident()
@@ -193,9 +200,7 @@ class _EngineState:
             self.raw_control = _sqlite_engine(str(self.url))
             self.control = self.raw_control.execution_options(schema_translate_map={CONTROL: None})
         else:
-            self.raw_control = sa.create_engine(
-                self.url, pool_pre_ping=True, pool_recycle=self.pool_recycle
-            )
+            self.raw_control = sa.create_engine(self.url, pool_pre_ping=True, pool_recycle=self.pool_recycle)
             self.control = self.raw_control
 
     def check_fork(self) -> None:
@@ -303,13 +308,13 @@ class Database:
             scopefunc=_app_context_scope,
         )
         self.control = scoped_session(
-            sessionmaker(join_transaction_mode="create_savepoint"), scopefunc=_app_context_scope
+            sessionmaker(class_=ControlSession, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_context_scope,
         )
 
     def init_app(self, app: Flask) -> None:
         state = _EngineState(app)
         app.extensions["repairqc.db"] = state
-        self.control.configure(bind=state.control)
 
         @app.teardown_appcontext
         def _remove_sessions(exc: BaseException | None) -> None:

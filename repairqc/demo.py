@@ -11,7 +11,14 @@ from repairqc.accounts.services import create_staff_user
 from repairqc.console.models import Operator
 from repairqc.console.services import create_operator
 from repairqc.db import db, utcnow
-from repairqc.repairs.models import ContactChannel, Customer, Device, DeviceCategory, RepairOrder, RepairOrderStatus
+from repairqc.repairs.models import (
+    ContactChannel,
+    Customer,
+    Device,
+    DeviceCategory,
+    RepairOrder,
+    RepairOrderStatus,
+)
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants import services
 from repairqc.tenants.models import Tenant
@@ -34,18 +41,54 @@ USERS = [
 
 CUSTOMERS = [
     # store, name, phone, device (category, brand, model, serial), fault, status
-    ("FF-N01", "Li Wei", "+86 138 0000 0001", (DeviceCategory.SMARTPHONE, "Apple", "iPhone 14", "356789100000011"),
-     "Cracked screen after a drop; touch works in the lower half only", RepairOrderStatus.IN_REPAIR),
-    ("FF-N01", "Zhang Min", "+86 138 0000 0002", (DeviceCategory.LAPTOP, "Lenovo", "ThinkPad X1 Carbon", "PF3ABC12"),
-     "Does not charge; LED stays off", RepairOrderStatus.DIAGNOSING),
-    ("FF-N01", "Emma Brown", "+44 7700 900001", (DeviceCategory.TABLET, "Samsung", "Galaxy Tab S8", "R52T30XYZ"),
-     "Battery drains in two hours", RepairOrderStatus.RECEIVED),
-    ("FF-S01", "Wang Fang", "+86 139 0000 0003", (DeviceCategory.SMARTPHONE, "Huawei", "P60 Pro", "861234050000022"),
-     "No sound from the earpiece during calls", RepairOrderStatus.QUOTED),
-    ("FF-S01", "Chen Jie", "+86 139 0000 0004", (DeviceCategory.SMARTPHONE, "Xiaomi", "13T", "868888060000033"),
-     "Back camera blurry", RepairOrderStatus.READY),
-    ("IC-01", "Liu Yang", "+86 137 0000 0005", (DeviceCategory.LAPTOP, "Apple", "MacBook Air M2", "C02ZX1ABCD"),
-     "Keyboard keys stick after a coffee spill", RepairOrderStatus.RECEIVED),
+    (
+        "FF-N01",
+        "Li Wei",
+        "+86 138 0000 0001",
+        (DeviceCategory.SMARTPHONE, "Apple", "iPhone 14", "356789100000011"),
+        "Cracked screen after a drop; touch works in the lower half only",
+        RepairOrderStatus.IN_REPAIR,
+    ),
+    (
+        "FF-N01",
+        "Zhang Min",
+        "+86 138 0000 0002",
+        (DeviceCategory.LAPTOP, "Lenovo", "ThinkPad X1 Carbon", "PF3ABC12"),
+        "Does not charge; LED stays off",
+        RepairOrderStatus.DIAGNOSING,
+    ),
+    (
+        "FF-N01",
+        "Emma Brown",
+        "+44 7700 900001",
+        (DeviceCategory.TABLET, "Samsung", "Galaxy Tab S8", "R52T30XYZ"),
+        "Battery drains in two hours",
+        RepairOrderStatus.RECEIVED,
+    ),
+    (
+        "FF-S01",
+        "Wang Fang",
+        "+86 139 0000 0003",
+        (DeviceCategory.SMARTPHONE, "Huawei", "P60 Pro", "861234050000022"),
+        "No sound from the earpiece during calls",
+        RepairOrderStatus.QUOTED,
+    ),
+    (
+        "FF-S01",
+        "Chen Jie",
+        "+86 139 0000 0004",
+        (DeviceCategory.SMARTPHONE, "Xiaomi", "13T", "868888060000033"),
+        "Back camera blurry",
+        RepairOrderStatus.READY,
+    ),
+    (
+        "IC-01",
+        "Liu Yang",
+        "+86 137 0000 0005",
+        (DeviceCategory.LAPTOP, "Apple", "MacBook Air M2", "C02ZX1ABCD"),
+        "Keyboard keys stick after a coffee spill",
+        RepairOrderStatus.RECEIVED,
+    ),
 ]
 
 
@@ -55,10 +98,22 @@ def _seed_organisation() -> None:
     north = Region(code="N", name="North", chain=fixfast)
     south = Region(code="S", name="South", chain=fixfast)
     stores = {
-        "FF-N01": Store(code="FF-N01", name="FixFast Downtown", chain=fixfast, region=north,
-                        timezone="Asia/Shanghai", phone="+86 10 5555 0101"),
-        "FF-S01": Store(code="FF-S01", name="FixFast Riverside", chain=fixfast, region=south,
-                        timezone="Asia/Shanghai", phone="+86 20 5555 0202"),
+        "FF-N01": Store(
+            code="FF-N01",
+            name="FixFast Downtown",
+            chain=fixfast,
+            region=north,
+            timezone="Asia/Shanghai",
+            phone="+86 10 5555 0101",
+        ),
+        "FF-S01": Store(
+            code="FF-S01",
+            name="FixFast Riverside",
+            chain=fixfast,
+            region=south,
+            timezone="Asia/Shanghai",
+            phone="+86 20 5555 0202",
+        ),
         "IC-01": Store(code="IC-01", name="iCare Mall Kiosk", chain=icare, timezone="Asia/Shanghai"),
     }
     db.session.add_all([fixfast, icare, north, south, *stores.values()])
@@ -73,14 +128,28 @@ def _seed_organisation() -> None:
     for index, (code, name, phone, (category, brand, model, serial), fault, status) in enumerate(CUSTOMERS):
         store = stores[code]
         customer = Customer(store=store, full_name=name, phone=phone, preferred_channel=ContactChannel.PHONE)
-        device = Device(store=store, customer=customer, category=category, brand=brand, model=model,
-                        serial_number=serial, condition_at_intake="Light scratches on the back",
-                        accessories="None", passcode="1234" if index % 2 else None)
+        device = Device(
+            store=store,
+            customer=customer,
+            category=category,
+            brand=brand,
+            model=model,
+            serial_number=serial,
+            condition_at_intake="Light scratches on the back",
+            accessories="None",
+            passcode="1234" if index % 2 else None,
+        )
         order = RepairOrder(
-            store=store, customer=customer, device=device, fault_symptoms=fault, status=status,
+            store=store,
+            customer=customer,
+            device=device,
+            fault_symptoms=fault,
+            status=status,
             customer_requirements="Keep the data; call before any cost above the quote",
             received_by=users[Role.FRONT_DESK] if code == "FF-N01" else None,
-            technician=users[Role.TECHNICIAN] if code == "FF-N01" and status is not RepairOrderStatus.RECEIVED else None,
+            technician=users[Role.TECHNICIAN]
+            if code == "FF-N01" and status is not RepairOrderStatus.RECEIVED
+            else None,
             received_at=now - timedelta(days=len(CUSTOMERS) - index),
             promised_at=now + timedelta(days=2),
         )

@@ -40,7 +40,9 @@ def register_error_handlers(app: Flask) -> None:
     def _domain_error(exc: DomainError):
         if _wants_json():
             return jsonify(error=exc.message, field=exc.field), exc.status_code
-        return render_template("errors/error.html", code=exc.status_code, message=exc.message), exc.status_code
+        return render_template(
+            "errors/error.html", code=exc.status_code, message=exc.message
+        ), exc.status_code
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

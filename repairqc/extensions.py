@@ -15,7 +15,6 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-
 def login_rate_limit() -> str:
     """Sign-in attempts allowed per client (LOGIN_RATE_LIMIT), read per request."""
     return current_app.config["LOGIN_RATE_LIMIT"]

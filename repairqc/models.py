@@ -8,6 +8,17 @@ from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants.models import Domain, Tenant
 
 __all__ = [
-    "AuditLog", "Chain", "Customer", "Device", "Domain", "Operator", "Region", "RepairOrder",
-    "RoleAssignment", "StaffUser", "Store", "Tenant", "TenantRollup",
+    "AuditLog",
+    "Chain",
+    "Customer",
+    "Device",
+    "Domain",
+    "Operator",
+    "Region",
+    "RepairOrder",
+    "RoleAssignment",
+    "StaffUser",
+    "Store",
+    "Tenant",
+    "TenantRollup",
 ]

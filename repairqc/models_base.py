@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
-
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from repairqc.db import utcnow
 
@@ -61,7 +60,9 @@ def enum_column(enum_cls: type, **kwargs: Any) -> sa.Enum:
 
 
 class Timestamped:
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, info={"readonly": True, "label": _l("Created at")})
+    created_at: Mapped[datetime] = mapped_column(
+        default=utcnow, info={"readonly": True, "label": _l("Created at")}
+    )
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, info={"readonly": True, "label": _l("Updated at")}
     )

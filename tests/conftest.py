@@ -143,26 +143,39 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
     domain = f"sentinel-{letter.lower()}.example.com"
     users: dict[str, str] = {}
     people = [
-        ("owner", Role.OWNER, None), ("qa", Role.QA_MANAGER, None), ("trainer", Role.TRAINER, None),
-        ("auditor", Role.AUDITOR, None), ("inspector", Role.INSPECTOR, "S1"),
-        ("manager", Role.STORE_MANAGER, "S1"), ("frontdesk", Role.FRONT_DESK, "S1"),
-        ("tech", Role.TECHNICIAN, "S1"), ("manager2", Role.STORE_MANAGER, "S2"),
+        ("owner", Role.OWNER, None),
+        ("qa", Role.QA_MANAGER, None),
+        ("trainer", Role.TRAINER, None),
+        ("auditor", Role.AUDITOR, None),
+        ("inspector", Role.INSPECTOR, "S1"),
+        ("manager", Role.STORE_MANAGER, "S1"),
+        ("frontdesk", Role.FRONT_DESK, "S1"),
+        ("tech", Role.TECHNICIAN, "S1"),
+        ("manager2", Role.STORE_MANAGER, "S2"),
         ("tech2", Role.TECHNICIAN, "S2"),
     ]
     for key, role, store in people:
         label = f"{s}-{store}" if store else s
         email = f"{key}@{domain}"
-        create_staff_user(email, f"{key.capitalize()} {label}", PASSWORD,
-                          roles=[(role, stores[store] if store else None)])
+        create_staff_user(
+            email, f"{key.capitalize()} {label}", PASSWORD, roles=[(role, stores[store] if store else None)]
+        )
         users[key] = email
     for store_name, store in stores.items():
         for n in range(1 + extra_rows):
             label = f"{s}-{store_name}"
             customer = Customer(store=store, full_name=f"Customer {n} {label}", phone=f"+86 100 {n:04d}")
-            device = Device(store=store, customer=customer, category=DeviceCategory.SMARTPHONE,
-                            brand="Brand", model=f"Model {label}", serial_number=f"SN-{label}-{n}")
-            order = RepairOrder(store=store, customer=customer, device=device,
-                                fault_symptoms=f"Fault {n} {label}")
+            device = Device(
+                store=store,
+                customer=customer,
+                category=DeviceCategory.SMARTPHONE,
+                brand="Brand",
+                model=f"Model {label}",
+                serial_number=f"SN-{label}-{n}",
+            )
+            order = RepairOrder(
+                store=store, customer=customer, device=device, fault_symptoms=f"Fault {n} {label}"
+            )
             db.session.add_all([customer, device, order])
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
@@ -177,8 +190,9 @@ def provision_seeded(letter: str, extra_rows: int) -> SeededTenant:
 
     with unit_of_work():
         tenant = services.create_tenant(slug, f"Tenant {letter}", seed=seed)
-    seeded = SeededTenant(tenant.ref, letter, services.tenant_host(slug), result["users"],
-                          store_ids=result["store_ids"])
+    seeded = SeededTenant(
+        tenant.ref, letter, services.tenant_host(slug), result["users"], store_ids=result["store_ids"]
+    )
     with tenant_context(seeded.ref):
         from repairqc.admin.views import tenant_models
 
@@ -246,8 +260,9 @@ def client(app: Flask) -> FlaskClient:
 def sign_in(client: FlaskClient, tenant: SeededTenant, user: str, password: str = PASSWORD):
     """Sign `user` (a key of tenant.users, or an e-mail) in at the tenant's host."""
     email = tenant.users.get(user, user)
-    return client.post("/login", base_url=f"http://{tenant.host}",
-                       data={"email": email, "password": password})
+    return client.post(
+        "/login", base_url=f"http://{tenant.host}", data={"email": email, "password": password}
+    )
 
 
 @contextlib.contextmanager

@@ -131,8 +131,11 @@ def test_alpha_staff_cannot_use_their_credentials_on_beta(client, alpha, beta):
 
 
 def sign_in_remembered(client, tenant, user: str):
-    return client.post("/login", base_url=url(tenant),
-                       data={"email": tenant.users[user], "password": PASSWORD, "remember": "y"})
+    return client.post(
+        "/login",
+        base_url=url(tenant),
+        data={"email": tenant.users[user], "password": PASSWORD, "remember": "y"},
+    )
 
 
 def test_keep_me_signed_in_survives_the_end_of_the_browser_session(client, alpha):
@@ -216,8 +219,11 @@ def reset_path_from(message: EmailMessage, tenant) -> str:
 
 
 def choose_password(client, tenant, path: str, password: str, confirm: str | None = None):
-    return client.post(path, base_url=url(tenant),
-                       data={"password": password, "confirm": password if confirm is None else confirm})
+    return client.post(
+        path,
+        base_url=url(tenant),
+        data={"password": password, "confirm": password if confirm is None else confirm},
+    )
 
 
 def token_for(app, tenant, key: str) -> str:
@@ -358,8 +364,12 @@ def test_repeated_failed_sign_ins_are_rate_limited(client, app, alpha, monkeypat
     address = unique_address()
 
     def attempt(password: str, remote: str = address):
-        return client.post("/login", base_url=url(alpha), environ_base={"REMOTE_ADDR": remote},
-                           data={"email": alpha.users["manager"], "password": password})
+        return client.post(
+            "/login",
+            base_url=url(alpha),
+            environ_base={"REMOTE_ADDR": remote},
+            data={"email": alpha.users["manager"], "password": password},
+        )
 
     assert [attempt("wrong-password").status_code for _ in range(3)] == [401, 401, 401]
     blocked = attempt("wrong-password")
@@ -375,8 +385,12 @@ def test_successful_sign_ins_do_not_use_up_the_limit(client, app, alpha, monkeyp
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "2 per minute")
     address = unique_address()
     for _ in range(4):
-        response = client.post("/login", base_url=url(alpha), environ_base={"REMOTE_ADDR": address},
-                               data={"email": alpha.users["manager"], "password": PASSWORD})
+        response = client.post(
+            "/login",
+            base_url=url(alpha),
+            environ_base={"REMOTE_ADDR": address},
+            data={"email": alpha.users["manager"], "password": PASSWORD},
+        )
         assert response.status_code == 302
 
 
@@ -399,8 +413,9 @@ def test_browser_language_selects_chinese(client, alpha):
 
 
 def test_language_choice_overrides_the_browser(client, alpha):
-    response = client.post("/language", base_url=url(alpha), headers=ZH,
-                           data={"locale": "en", "next": "/login"})
+    response = client.post(
+        "/language", base_url=url(alpha), headers=ZH, data={"locale": "en", "next": "/login"}
+    )
     assert response.status_code == 302
     assert response.location.endswith("/login")
     assert html_lang(client.get("/login", base_url=url(alpha), headers=ZH)) == "en"
@@ -508,6 +523,7 @@ def test_staff_credentials_do_not_open_the_console(client, alpha):
 
 
 def test_staff_sign_in_is_not_served_on_the_platform_host(client, alpha):
-    response = client.post("/login", base_url=PLATFORM,
-                           data={"email": alpha.users["owner"], "password": PASSWORD})
+    response = client.post(
+        "/login", base_url=PLATFORM, data={"email": alpha.users["owner"], "password": PASSWORD}
+    )
     assert response.status_code == 404

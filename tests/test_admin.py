@@ -103,8 +103,9 @@ def form_fields(html: str) -> dict[str, str]:
 def selected_option(html: str, name: str) -> str | None:
     match = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.S)
     assert match, f"no select {name}"
-    chosen = re.search(r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected',
-                       match.group(1))
+    chosen = re.search(
+        r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected', match.group(1)
+    )
     return (chosen.group(1) or chosen.group(2)) if chosen else None
 
 
@@ -115,8 +116,10 @@ def field_errors(html: str, name: str) -> list[str]:
 
 
 def alerts(html: str) -> list[str]:
-    return [re.sub(r"<[^>]+>|&times;", "", m).strip()
-            for m in re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)]
+    return [
+        re.sub(r"<[^>]+>|&times;", "", m).strip()
+        for m in re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)
+    ]
 
 
 def admin_view(app: Flask, endpoint: str) -> TenantModelView:
@@ -130,8 +133,9 @@ def count(model, *where) -> int:
 
 def new_customer(tenant, store: str, name: str | None = None, **values) -> int:
     """A customer with no devices (so it can be deleted), inside `in_tenant`; returns its id."""
-    customer = Customer(store_id=tenant.store_ids[store], full_name=name or f"Temp {uuid.uuid4().hex[:8]}",
-                        **values)
+    customer = Customer(
+        store_id=tenant.store_ids[store], full_name=name or f"Temp {uuid.uuid4().hex[:8]}", **values
+    )
     db.session.add(customer)
     db.session.commit()
     return customer.id
@@ -140,11 +144,20 @@ def new_customer(tenant, store: str, name: str | None = None, **values) -> int:
 def audit_rows(table: str, row_id: int | str) -> list[dict]:
     """The audit entries of one row, oldest first, as plain dicts."""
     rows = db.session.execute(
-        sa.select(AuditLog).where(AuditLog.table_name == table, AuditLog.row_id == str(row_id))
+        sa.select(AuditLog)
+        .where(AuditLog.table_name == table, AuditLog.row_id == str(row_id))
         .order_by(AuditLog.id)
     ).scalars()
-    return [{"action": r.action, "actor_kind": r.actor_kind, "actor_name": r.actor_name,
-             "before": r.before, "after": r.after} for r in rows]
+    return [
+        {
+            "action": r.action,
+            "actor_kind": r.actor_kind,
+            "actor_name": r.actor_name,
+            "before": r.before,
+            "after": r.after,
+        }
+        for r in rows
+    ]
 
 
 @pytest.fixture
@@ -194,8 +207,10 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, alpha):
 
 
 def menu_groups(html: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", m).strip()
-            for m in re.findall(r'dropdown-toggle nav-link"[^>]*>(.*?)</a>', html, re.S)]
+    return [
+        re.sub(r"<[^>]+>", "", m).strip()
+        for m in re.findall(r'dropdown-toggle nav-link"[^>]*>(.*?)</a>', html, re.S)
+    ]
 
 
 def test_menu_is_grouped_by_chapter(app, owner, alpha):
@@ -259,7 +274,8 @@ def test_search_finds_a_customer_by_name(app, beta):
 
     by_store = search(beta.store_sentinel("S2"))
     assert {f"Customer {n} {beta.store_sentinel('S2')}" for n in range(3)} <= set(
-        re.findall(r"Customer \d SENTINEL-B-S\d", by_store))
+        re.findall(r"Customer \d SENTINEL-B-S\d", by_store)
+    )
     assert beta.store_sentinel("S1") not in by_store
 
     assert "Customer" not in search("no-such-name")
@@ -270,8 +286,11 @@ def filter_arg(app: Flask, endpoint: str, column: str, operation: str) -> tuple[
     view = admin_view(app, endpoint)
     with app.test_request_context():
         for index, flt in enumerate(view._filters):
-            if getattr(flt, "column", None) is not None and flt.column.key == column \
-                    and str(flt.operation()) == operation:
+            if (
+                getattr(flt, "column", None) is not None
+                and flt.column.key == column
+                and str(flt.operation()) == operation
+            ):
                 fixed = not callable(flt.options)  # foreign-key options need a signed-in user
                 options = [str(value) for value, _label in (flt.get_options(view) or [])] if fixed else []
                 return f"flt0_{view.get_filter_arg(index, flt)}", options
@@ -282,7 +301,8 @@ def test_status_filter(app, beta):
     target = f"Fault 2 {beta.store_sentinel('S2')}"
     with in_tenant(app, beta):
         order = db.session.execute(
-            sa.select(RepairOrder).where(RepairOrder.fault_symptoms == target)).scalar_one()
+            sa.select(RepairOrder).where(RepairOrder.fault_symptoms == target)
+        ).scalar_one()
         order.status = RepairOrderStatus.DIAGNOSING
         db.session.commit()
     browser = signed_in(app, beta, "owner")
@@ -302,8 +322,7 @@ def test_status_filter(app, beta):
 def test_store_filter_on_customers(app, beta):
     browser = signed_in(app, beta, "owner")
     arg, _options = filter_arg(app, "customers", "store_id", "equals")
-    page = browser.get("/admin/customers/", base_url=url(beta),
-                       query_string={arg: beta.store_ids["S1"]}).text
+    page = browser.get("/admin/customers/", base_url=url(beta), query_string={arg: beta.store_ids["S1"]}).text
     assert f"Customer 2 {beta.store_sentinel('S1')}" in page
     assert f"Customer 2 {beta.store_sentinel('S2')}" not in page
 
@@ -362,8 +381,14 @@ def test_exports_leave_out_secrets(app, alpha):
 
 
 def customer_form(tenant, store: str, name: str) -> dict[str, str]:
-    return {"store": str(tenant.store_ids[store]), "full_name": name, "phone": "+86 555 0101",
-            "email": "", "preferred_channel": "phone", "notes": ""}
+    return {
+        "store": str(tenant.store_ids[store]),
+        "full_name": name,
+        "phone": "+86 555 0101",
+        "email": "",
+        "preferred_channel": "phone",
+        "notes": "",
+    }
 
 
 def test_technician_cannot_create_customers(app, alpha):
@@ -379,8 +404,12 @@ def test_technician_cannot_create_customers(app, alpha):
 
     # the same form from the owner does create it (the form itself is valid)
     owner = signed_in(app, alpha, "owner")
-    assert owner.post("/admin/customers/new/", base_url=url(alpha),
-                      data=customer_form(alpha, "S1", name)).status_code == 302
+    assert (
+        owner.post(
+            "/admin/customers/new/", base_url=url(alpha), data=customer_form(alpha, "S1", name)
+        ).status_code
+        == 302
+    )
     with in_tenant(app, alpha):
         assert count(Customer, Customer.full_name == name) == 1
 
@@ -389,8 +418,9 @@ def test_store_staff_create_records_in_their_own_store(app, alpha):
     """Front desk and store managers hold "c" on customers and orders for their store (S1)."""
     name = f"Front-desk-made {uuid.uuid4().hex[:6]}"
     frontdesk = signed_in(app, alpha, "frontdesk")
-    response = frontdesk.post("/admin/customers/new/", base_url=url(alpha),
-                              data=customer_form(alpha, "S1", name))
+    response = frontdesk.post(
+        "/admin/customers/new/", base_url=url(alpha), data=customer_form(alpha, "S1", name)
+    )
     assert response.status_code == 302, alerts(response.text)
     with in_tenant(app, alpha):
         customer = db.session.execute(sa.select(Customer).where(Customer.full_name == name)).scalar_one()
@@ -399,12 +429,16 @@ def test_store_staff_create_records_in_their_own_store(app, alpha):
     symptoms = f"Own-store order {uuid.uuid4().hex[:6]}"
     s1_customer, s1_device = store_rows(app, alpha, "S1")
     manager = signed_in(app, alpha, "manager")
-    response = manager.post("/admin/repair_orders/new/", base_url=url(alpha),
-                            data=order_form(alpha, "S1", s1_customer, s1_device, symptoms))
+    response = manager.post(
+        "/admin/repair_orders/new/",
+        base_url=url(alpha),
+        data=order_form(alpha, "S1", s1_customer, s1_device, symptoms),
+    )
     assert response.status_code == 302, alerts(response.text)
     with in_tenant(app, alpha):
         order = db.session.execute(
-            sa.select(RepairOrder).where(RepairOrder.fault_symptoms == symptoms)).scalar_one()
+            sa.select(RepairOrder).where(RepairOrder.fault_symptoms == symptoms)
+        ).scalar_one()
         assert order.store_id == alpha.store_ids["S1"]
 
 
@@ -420,11 +454,15 @@ def test_auditor_views_and_exports_but_cannot_change(app, alpha):
     assert names_in(csv_rows(auditor.get("/admin/customers/export/csv/", base_url=url(alpha))))
 
     assert auditor.get(f"/admin/customers/edit/?id={customer_id}", base_url=url(alpha)).status_code == 302
-    auditor.post(f"/admin/customers/edit/?id={customer_id}", base_url=url(alpha),
-                 data=customer_form(alpha, "S1", "Changed by the auditor"))
+    auditor.post(
+        f"/admin/customers/edit/?id={customer_id}",
+        base_url=url(alpha),
+        data=customer_form(alpha, "S1", "Changed by the auditor"),
+    )
     auditor.post("/admin/customers/delete/", base_url=url(alpha), data={"id": deletable})
-    auditor.post("/admin/customers/action/", base_url=url(alpha),
-                 data={"action": "delete", "rowid": deletable})
+    auditor.post(
+        "/admin/customers/action/", base_url=url(alpha), data={"action": "delete", "rowid": deletable}
+    )
 
     with in_tenant(app, alpha):
         assert db.session.get(Customer, customer_id).full_name == before
@@ -455,15 +493,32 @@ def test_nobody_can_write_the_audit_log(app, alpha):
     for user in alpha.users:
         browser = signed_in(app, alpha, user)
         assert browser.get("/admin/audit_log/new/", base_url=url(alpha)).status_code in (302, 403), user
-        browser.post("/admin/audit_log/new/", base_url=url(alpha),
-                     data={"actor_kind": "staff", "actor_name": "forged", "action": "insert",
-                           "table_name": "forged", "row_id": "1"})
-        browser.post(f"/admin/audit_log/edit/?id={entry_id}", base_url=url(alpha),
-                     data={"actor_kind": "staff", "actor_name": "forged", "action": "delete",
-                           "table_name": "forged", "row_id": "1"})
+        browser.post(
+            "/admin/audit_log/new/",
+            base_url=url(alpha),
+            data={
+                "actor_kind": "staff",
+                "actor_name": "forged",
+                "action": "insert",
+                "table_name": "forged",
+                "row_id": "1",
+            },
+        )
+        browser.post(
+            f"/admin/audit_log/edit/?id={entry_id}",
+            base_url=url(alpha),
+            data={
+                "actor_kind": "staff",
+                "actor_name": "forged",
+                "action": "delete",
+                "table_name": "forged",
+                "row_id": "1",
+            },
+        )
         browser.post("/admin/audit_log/delete/", base_url=url(alpha), data={"id": entry_id})
-        browser.post("/admin/audit_log/action/", base_url=url(alpha),
-                     data={"action": "delete", "rowid": entry_id})
+        browser.post(
+            "/admin/audit_log/action/", base_url=url(alpha), data={"action": "delete", "rowid": entry_id}
+        )
     with in_tenant(app, alpha):
         entry = db.session.get(AuditLog, entry_id)
         assert entry is not None and entry.actor_name == original
@@ -492,10 +547,22 @@ def test_store_with_a_duplicate_code_is_refused_with_a_message(app, owner, alpha
     with in_tenant(app, alpha):
         chain_id = db.session.get(Store, alpha.store_ids["S1"]).chain_id
         before = count(Store)
-    response = owner.post("/admin/stores/new/", base_url=url(alpha), data={
-        "chain": str(chain_id), "region": "__None", "code": alpha.store_sentinel("S1"), "name": name,
-        "address": "", "phone": "", "email": "", "timezone": "UTC", "opened_on": "", "is_active": "y",
-    })
+    response = owner.post(
+        "/admin/stores/new/",
+        base_url=url(alpha),
+        data={
+            "chain": str(chain_id),
+            "region": "__None",
+            "code": alpha.store_sentinel("S1"),
+            "name": name,
+            "address": "",
+            "phone": "",
+            "email": "",
+            "timezone": "UTC",
+            "opened_on": "",
+            "is_active": "y",
+        },
+    )
     assert response.status_code == 200
     assert field_errors(response.text, "code") == ["Already exists."]
     assert name in response.text  # the form keeps what was typed
@@ -503,10 +570,18 @@ def test_store_with_a_duplicate_code_is_refused_with_a_message(app, owner, alpha
         assert count(Store) == before
         assert count(Store, Store.name == name) == 0
     # the session is usable after the failed insert: the same form with a fresh code works
-    fresh = owner.post("/admin/stores/new/", base_url=url(alpha), data={
-        "chain": str(chain_id), "region": "__None", "code": f"NEW-{uuid.uuid4().hex[:6]}", "name": name,
-        "timezone": "UTC", "is_active": "y",
-    })
+    fresh = owner.post(
+        "/admin/stores/new/",
+        base_url=url(alpha),
+        data={
+            "chain": str(chain_id),
+            "region": "__None",
+            "code": f"NEW-{uuid.uuid4().hex[:6]}",
+            "name": name,
+            "timezone": "UTC",
+            "is_active": "y",
+        },
+    )
     assert fresh.status_code == 302
     with in_tenant(app, alpha):
         assert count(Store, Store.name == name) == 1
@@ -517,7 +592,8 @@ def test_role_assignment_breaking_the_store_rule_is_refused_with_a_message(app, 
 
     with in_tenant(app, alpha):
         user_id = db.session.execute(
-            sa.select(StaffUser.id).where(StaffUser.email == alpha.users["tech"])).scalar_one()
+            sa.select(StaffUser.id).where(StaffUser.email == alpha.users["tech"])
+        ).scalar_one()
         before = count(RoleAssignment)
     bad = [
         {"user": str(user_id), "role": "technician", "store": "__None"},  # a store role needs a store
@@ -546,8 +622,13 @@ def test_edit_form_round_trip_keeps_enum_values(app, owner, alpha):
     """Saving an edit form unchanged must not rewrite choice fields to their first option."""
     with in_tenant(app, alpha):
         customer_id = new_customer(alpha, "S1", preferred_channel=ContactChannel.WECHAT)
-        device = Device(store_id=alpha.store_ids["S1"], customer_id=customer_id,
-                        category=DeviceCategory.LAPTOP, brand="Brand", model="Round trip")
+        device = Device(
+            store_id=alpha.store_ids["S1"],
+            customer_id=customer_id,
+            category=DeviceCategory.LAPTOP,
+            brand="Brand",
+            model="Round trip",
+        )
         db.session.add(device)
         db.session.commit()
         device_id = device.id
@@ -609,16 +690,23 @@ def test_fresh_edit_saves_and_bumps_the_version(app, owner, alpha):
 def test_admin_create_edit_delete_are_audited(app, owner, alpha):
     email = alpha.users["owner"]
     name = f"Audited {uuid.uuid4().hex[:6]}"
-    assert owner.post("/admin/customers/new/", base_url=url(alpha),
-                      data=customer_form(alpha, "S2", name)).status_code == 302
+    assert (
+        owner.post(
+            "/admin/customers/new/", base_url=url(alpha), data=customer_form(alpha, "S2", name)
+        ).status_code
+        == 302
+    )
     with in_tenant(app, alpha):
         customer_id = db.session.execute(
-            sa.select(Customer.id).where(Customer.full_name == name)).scalar_one()
+            sa.select(Customer.id).where(Customer.full_name == name)
+        ).scalar_one()
 
     fields = form_fields(edit_page(owner, alpha, "customers", customer_id))
     fields["full_name"] = name + " renamed"
-    assert owner.post(f"/admin/customers/edit/?id={customer_id}", base_url=url(alpha),
-                      data=fields).status_code == 302
+    assert (
+        owner.post(f"/admin/customers/edit/?id={customer_id}", base_url=url(alpha), data=fields).status_code
+        == 302
+    )
     deleted = owner.post("/admin/customers/delete/", base_url=url(alpha), data={"id": customer_id})
     assert deleted.status_code == 302
 
@@ -640,11 +728,21 @@ def test_secrets_appear_in_the_audit_log_only_as_stars(app, owner, alpha):
     customer_id = alpha.ids["customers"][0]
     with in_tenant(app, alpha):
         store_id = db.session.get(Customer, customer_id).store_id
-    response = owner.post("/admin/devices/new/", base_url=url(alpha), data={
-        "store": str(store_id), "customer": str(customer_id), "category": "tablet", "brand": "Audit",
-        "model": "Secret", "serial_number": "", "condition_at_intake": "", "accessories": "",
-        "passcode": passcode,
-    })
+    response = owner.post(
+        "/admin/devices/new/",
+        base_url=url(alpha),
+        data={
+            "store": str(store_id),
+            "customer": str(customer_id),
+            "category": "tablet",
+            "brand": "Audit",
+            "model": "Secret",
+            "serial_number": "",
+            "condition_at_intake": "",
+            "accessories": "",
+            "passcode": passcode,
+        },
+    )
     assert response.status_code == 302
     with in_tenant(app, alpha):
         device = db.session.execute(sa.select(Device).where(Device.model == "Secret")).scalar_one()
@@ -655,8 +753,12 @@ def test_secrets_appear_in_the_audit_log_only_as_stars(app, owner, alpha):
 
         from repairqc.accounts.services import create_staff_user, reset_password
 
-        user = create_staff_user(f"audited-{uuid.uuid4().hex[:6]}@example.com", "Audited", PASSWORD,
-                                 roles=[(Role.TECHNICIAN, db.session.get(Store, store_id))])
+        user = create_staff_user(
+            f"audited-{uuid.uuid4().hex[:6]}@example.com",
+            "Audited",
+            PASSWORD,
+            roles=[(Role.TECHNICIAN, db.session.get(Store, store_id))],
+        )
         reset_password(user, "another-long-password")
         db.session.commit()
         user_rows = audit_rows("staff_users", user.id)
@@ -679,17 +781,29 @@ def test_secrets_appear_in_the_audit_log_only_as_stars(app, owner, alpha):
 
 
 def order_form(tenant, store: str, customer_id: int, device_id: int, symptoms: str) -> dict[str, str]:
-    return {"store": str(tenant.store_ids[store]), "customer": str(customer_id), "device": str(device_id),
-            "fault_symptoms": symptoms, "customer_requirements": "", "received_by": "__None",
-            "technician": "__None", "received_at": "2026-01-05 10:00:00", "promised_at": ""}
+    return {
+        "store": str(tenant.store_ids[store]),
+        "customer": str(customer_id),
+        "device": str(device_id),
+        "fault_symptoms": symptoms,
+        "customer_requirements": "",
+        "received_by": "__None",
+        "technician": "__None",
+        "received_at": "2026-01-05 10:00:00",
+        "promised_at": "",
+    }
 
 
 def store_rows(app, tenant, store: str) -> tuple[int, int]:
     """(customer id, device id) of the seeded rows of `store`."""
     with in_tenant(app, tenant):
-        device = db.session.execute(
-            sa.select(Device).where(Device.store_id == tenant.store_ids[store]).order_by(Device.id)
-        ).scalars().first()
+        device = (
+            db.session.execute(
+                sa.select(Device).where(Device.store_id == tenant.store_ids[store]).order_by(Device.id)
+            )
+            .scalars()
+            .first()
+        )
         return device.customer_id, device.id
 
 
@@ -713,11 +827,16 @@ def test_store_manager_cannot_create_orders_for_another_store(app, alpha):
 
     # the owner may, with the very same form
     owner = signed_in(app, alpha, "owner")
-    assert owner.post("/admin/repair_orders/new/", base_url=url(alpha),
-                      data=attempts[0]).status_code == 302
+    assert owner.post("/admin/repair_orders/new/", base_url=url(alpha), data=attempts[0]).status_code == 302
     with in_tenant(app, alpha):
-        assert count(RepairOrder, RepairOrder.fault_symptoms == symptoms,
-                     RepairOrder.store_id == alpha.store_ids["S2"]) == 1
+        assert (
+            count(
+                RepairOrder,
+                RepairOrder.fault_symptoms == symptoms,
+                RepairOrder.store_id == alpha.store_ids["S2"],
+            )
+            == 1
+        )
 
 
 def test_store_manager_cannot_move_a_row_to_another_store(app, alpha):
@@ -738,8 +857,9 @@ def test_store_manager_cannot_edit_or_delete_other_store_rows(app, alpha):
         s2 = new_customer(alpha, "S2", name="S2 customer")
     assert manager.get(f"/admin/customers/edit/?id={s2}", base_url=url(alpha)).status_code == 302
     assert manager.get(f"/admin/customers/details/?id={s2}", base_url=url(alpha)).status_code == 302
-    manager.post(f"/admin/customers/edit/?id={s2}", base_url=url(alpha),
-                 data=customer_form(alpha, "S1", "Taken over"))
+    manager.post(
+        f"/admin/customers/edit/?id={s2}", base_url=url(alpha), data=customer_form(alpha, "S1", "Taken over")
+    )
     manager.post("/admin/customers/delete/", base_url=url(alpha), data={"id": s2})
     with in_tenant(app, alpha):
         kept = db.session.get(Customer, s2)
@@ -751,8 +871,11 @@ def test_bulk_delete_by_a_store_manager_spares_other_stores(app, alpha):
     with in_tenant(app, alpha):
         s1 = new_customer(alpha, "S1")
         s2 = new_customer(alpha, "S2")
-    response = manager.post("/admin/customers/action/", base_url=url(alpha),
-                            data={"action": "delete", "rowid": [str(s1), str(s2)]})
+    response = manager.post(
+        "/admin/customers/action/",
+        base_url=url(alpha),
+        data={"action": "delete", "rowid": [str(s1), str(s2)]},
+    )
     assert response.status_code == 302
     with in_tenant(app, alpha):
         assert db.session.get(Customer, s1) is None  # own store: deleted
@@ -775,6 +898,7 @@ def test_staff_user_view_is_scoped_for_store_managers(app, alpha):
     assert page.status_code == 200
     with in_tenant(app, alpha):
         s2_only = db.session.execute(
-            sa.select(StaffUser).where(StaffUser.email == alpha.users["manager2"])).scalar_one()
+            sa.select(StaffUser).where(StaffUser.email == alpha.users["manager2"])
+        ).scalar_one()
     assert s2_only.email not in page.text
     assert alpha.users["manager"] in page.text

@@ -23,7 +23,9 @@ def tenant(app, slug: str) -> Tenant | None:
 def test_create_with_owner_then_delete_after_confirmation(backend):
     app = backend.app
     slug = f"cli{uuid.uuid4().hex[:6]}"
-    created = run(app, "tenants", "create", slug, "--name", "CLI Repairs", "--owner-email", "boss@cli.example.com")
+    created = run(
+        app, "tenants", "create", slug, "--name", "CLI Repairs", "--owner-email", "boss@cli.example.com"
+    )
     assert created.exit_code == 0, created.output
     password = created.output.split("boss@cli.example.com / ")[1].split()[0]
     with app.app_context(), tenant_context(tenant(app, slug).ref):
@@ -69,6 +71,14 @@ def test_bad_input_gets_a_message_and_exit_code_1(backend):
 
 
 def test_operator_create_refuses_a_short_password(backend):
-    result = run(backend.app, "operators", "create", f"op{uuid.uuid4().hex[:6]}@example.com",
-                 "--name", "Op", "--password", "short")
+    result = run(
+        backend.app,
+        "operators",
+        "create",
+        f"op{uuid.uuid4().hex[:6]}@example.com",
+        "--name",
+        "Op",
+        "--password",
+        "short",
+    )
     assert result.exit_code == 1 and "at least 10 characters" in result.output

@@ -20,8 +20,9 @@ def test_operator_refreshes_figures_and_sees_each_tenants_own_counts(backend):
         create_operator(email, "Op", PASSWORD)
     client = app.test_client()
     try:
-        signed_in = client.post("/console/login", base_url="http://localhost",
-                                data={"email": email, "password": PASSWORD})
+        signed_in = client.post(
+            "/console/login", base_url="http://localhost", data={"email": email, "password": PASSWORD}
+        )
         assert signed_in.status_code == 302
         refreshed = client.post("/console/rollups", base_url="http://localhost", follow_redirects=True)
         assert refreshed.status_code == 200

@@ -77,7 +77,9 @@ def visible_models(action: Action, roles) -> list:
     return [m for m in tenant_models() if any(action in MATRIX[m.__name__].get(r, "") for r in roles)]
 
 
-def run_tenant_probe(app, client, viewer: SeededTenant, other: SeededTenant, sign_in_first: bool = True) -> None:
+def run_tenant_probe(
+    app, client, viewer: SeededTenant, other: SeededTenant, sign_in_first: bool = True
+) -> None:
     if sign_in_first:
         assert sign_in(client, viewer, "owner").status_code == 302
     probe = Probe(app, client, viewer, own_text=viewer.sentinel, forbidden=other.sentinel)
@@ -130,8 +132,9 @@ def test_tenant_probe_fails_when_binding_is_broken_on_purpose(app, client, alpha
 
 def run_store_probe(app, client, tenant: SeededTenant, user: str, own: str, other: str) -> None:
     assert sign_in(client, tenant, user).status_code == 302
-    probe = Probe(app, client, tenant, own_text=tenant.store_sentinel(own),
-                  forbidden=tenant.store_sentinel(other))
+    probe = Probe(
+        app, client, tenant, own_text=tenant.store_sentinel(own), forbidden=tenant.store_sentinel(other)
+    )
     read = row_reader(app, tenant)
     with in_tenant(app, tenant):
         from repairqc.accounts.models import StaffUser
@@ -149,10 +152,15 @@ def run_store_probe(app, client, tenant: SeededTenant, user: str, own: str, othe
             continue
         with in_tenant(app, tenant):
             other_store = tenant.store_ids[other]
-            other_rows = db.session.execute(
-                sa.select(sa.inspect(model).primary_key[0]).where(model.store_scope({other_store}))
-                .where(sa.not_(model.store_scope({tenant.store_ids[own]})))
-            ).scalars().all()
+            other_rows = (
+                db.session.execute(
+                    sa.select(sa.inspect(model).primary_key[0])
+                    .where(model.store_scope({other_store}))
+                    .where(sa.not_(model.store_scope({tenant.store_ids[own]})))
+                )
+                .scalars()
+                .all()
+            )
         assert other_rows, f"seed has no {endpoint} rows only in {other}"
         probe.check_cannot_reach(endpoint, model, other_rows[0], read)
     assert own_seen, "the probe never saw the viewer's own store"

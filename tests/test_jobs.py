@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from repairqc import jobs
 from repairqc.accounts.models import StaffUser
 from repairqc.console.models import TenantRollup
 from repairqc.console.tasks import compute_tenant_rollup
@@ -27,8 +29,7 @@ from repairqc.repairs.models import Customer, RepairOrder, RepairOrderStatus
 from repairqc.stores.models import Store
 from tests.conftest import in_tenant, require_service
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # a database of our own
-VENV_BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # a database for tests
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -36,6 +37,7 @@ VENV_BIN = Path(sys.executable).parent
 
 def tenant_counts() -> dict[str, int]:
     """What compute_tenant_rollup should report for the tenant bound now, counted independently."""
+
     def n(model, *where) -> int:
         return db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar_one()
 
@@ -54,8 +56,10 @@ def rollup_of(app: Flask, tenant_id: int) -> dict[str, int] | None:
         row = db.control.get(TenantRollup, tenant_id)
         if row is None:
             return None
-        return {key: getattr(row, key) for key in ("stores", "staff_users", "customers", "repair_orders",
-                                                    "open_repair_orders")}
+        return {
+            key: getattr(row, key)
+            for key in ("stores", "staff_users", "customers", "repair_orders", "open_repair_orders")
+        }
 
 
 def delete_rollups(tenant_ids: list[int]) -> None:
@@ -69,8 +73,11 @@ def rollups_restored(app: Flask, tenant_ids: list[int]) -> Iterator[None]:
         saved = {}
         for tenant_id in tenant_ids:
             row = db.control.get(TenantRollup, tenant_id)
-            saved[tenant_id] = None if row is None else {
-                c.key: getattr(row, c.key) for c in sa.inspect(TenantRollup).column_attrs}
+            saved[tenant_id] = (
+                None
+                if row is None
+                else {c.key: getattr(row, c.key) for c in sa.inspect(TenantRollup).column_attrs}
+            )
         db.control.remove()
     try:
         yield
@@ -94,8 +101,9 @@ def test_enqueue_without_a_tenant_raises(app, monkeypatch):
 def test_enqueue_without_a_tenant_raises_before_reaching_redis(app, monkeypatch):
     # an unreachable Redis: the tenant check must come first, so the error is still NoTenantBound
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setitem(app.extensions, "repairqc.redis",
-                        Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1))
+    monkeypatch.setitem(
+        app.extensions, "repairqc.redis", Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    )
     with app.app_context(), pytest.raises(NoTenantBound):
         enqueue(compute_tenant_rollup)
 
@@ -141,19 +149,60 @@ def redis_reachable() -> bool:
         return False
 
 
+@dataclass
+class RedisSetup:
+    app: Flask
+    conn: Redis
+    prefix: str  # every queue of this test is named <prefix><queue>
+
+    def queue_name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+
+def purge(conn: Redis, queue_names: list[str]) -> None:
+    """Remove this test's queues, jobs and registries, and nothing else of the database."""
+    for name in queue_names:
+        queue = Queue(name, connection=conn)
+        registries = (
+            queue.finished_job_registry,
+            queue.failed_job_registry,
+            queue.started_job_registry,
+            queue.deferred_job_registry,
+            queue.scheduled_job_registry,
+            queue.canceled_job_registry,
+        )
+        job_ids = set(queue.get_job_ids())
+        for registry in registries:
+            job_ids.update(registry.get_job_ids())
+        for job_id in job_ids:
+            conn.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:job:{job_id}:dependents")
+        queue.delete(delete_jobs=True)
+    for name in queue_names:
+        for key in conn.scan_iter(f"*{name}*"):
+            conn.delete(key)
+
+
 @pytest.fixture
-def redis_app(backend, monkeypatch) -> Iterator[tuple[Flask, Redis]]:
-    """The session app (committed data only, nothing pinned) pointed at a flushed Redis database."""
+def redis_setup(backend, monkeypatch) -> Iterator[RedisSetup]:
+    """The session app (committed data only, nothing pinned) on a Redis database of its own.
+
+    Queues get a unique prefix instead of a FLUSHDB: another run of these tests on the same Redis
+    then neither deletes this run's jobs nor has its worker take them.
+    """
     require_service("Redis", redis_reachable())
     app = backend.app
     conn = Redis.from_url(REDIS_URL)
-    conn.flushdb()
+    setup = RedisSetup(app, conn, f"test-{uuid.uuid4().hex[:8]}-")
     monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
     monkeypatch.setitem(app.extensions, "repairqc.redis", conn)
+    # `enqueue` takes the queue from the job's declaration; give it this test's name for it
+    monkeypatch.setattr(
+        jobs, "queue", lambda name: Queue(setup.queue_name(name), connection=conn, job_class=TenantJob)
+    )
     try:
-        yield app, conn
+        yield setup
     finally:
-        conn.flushdb()
+        purge(conn, [setup.queue_name(name) for name in jobs.QUEUES])
         conn.close()
 
 
@@ -170,8 +219,22 @@ def run_worker(app: Flask, queues: list[str]) -> subprocess.CompletedProcess:
         "MAIL_BACKEND": "console",
     }
     result = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "repairqc", "worker", "--burst", "--queues", ",".join(queues)],
-        env=env, capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent,
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "repairqc",
+            "worker",
+            "--burst",
+            "--queues",
+            ",".join(queues),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
     )
     assert result.returncode == 0, result.stderr
     return result
@@ -182,8 +245,8 @@ def committed_counts(app: Flask, tenant) -> dict[str, int]:
         return tenant_counts()
 
 
-def test_worker_runs_each_job_in_its_own_tenant(redis_app, alpha, beta):
-    app, conn = redis_app
+def test_worker_runs_each_job_in_its_own_tenant(redis_setup, alpha, beta):
+    app, conn = redis_setup.app, redis_setup.conn
     with rollups_restored(app, [alpha.ref.id, beta.ref.id]):
         with app.app_context():
             ids = {
@@ -193,29 +256,30 @@ def test_worker_runs_each_job_in_its_own_tenant(redis_app, alpha, beta):
         with app.app_context(), tenant_context(beta.ref):
             ids["beta-bound"] = enqueue(compute_tenant_rollup)  # the tenant bound now
         assert all(ids.values())
-        jobs = {name: Job.fetch(job_id, connection=conn) for name, job_id in ids.items()}
-        assert jobs["alpha"].meta["tenant_id"] == alpha.ref.id
-        assert jobs["beta-bound"].meta["tenant_id"] == beta.ref.id
-        assert {job.get_status() for job in jobs.values()} == {JobStatus.QUEUED}
+        queued = {name: Job.fetch(job_id, connection=conn) for name, job_id in ids.items()}
+        assert queued["alpha"].meta["tenant_id"] == alpha.ref.id
+        assert queued["beta-bound"].meta["tenant_id"] == beta.ref.id
+        assert {job.get_status() for job in queued.values()} == {JobStatus.QUEUED}
 
-        run_worker(app, ["reports"])
+        assert {job.origin for job in queued.values()} == {redis_setup.queue_name("reports")}
+        run_worker(app, [redis_setup.queue_name("reports")])
 
-        for job in jobs.values():
+        for job in queued.values():
             job.refresh()
             assert job.get_status() == JobStatus.FINISHED, job.latest_result()
         expected = {"alpha": committed_counts(app, alpha), "beta": committed_counts(app, beta)}
         assert expected["alpha"] != expected["beta"]
         assert expected["beta"]["customers"] > expected["alpha"]["customers"]
-        assert jobs["alpha"].return_value() == expected["alpha"]
-        assert jobs["beta"].return_value() == expected["beta"]
-        assert jobs["beta-bound"].return_value() == expected["beta"]
+        assert queued["alpha"].return_value() == expected["alpha"]
+        assert queued["beta"].return_value() == expected["beta"]
+        assert queued["beta-bound"].return_value() == expected["beta"]
         assert rollup_of(app, alpha.ref.id) == expected["alpha"]
         assert rollup_of(app, beta.ref.id) == expected["beta"]
 
 
-def test_worker_refuses_a_job_without_a_tenant(redis_app, alpha, beta):
-    app, conn = redis_app
-    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+def test_worker_refuses_a_job_without_a_tenant(redis_setup, alpha, beta):
+    app, conn = redis_setup.app, redis_setup.conn
+    queue_name = redis_setup.queue_name("default")
     with rollups_restored(app, [alpha.ref.id, beta.ref.id]):
         with app.app_context(), unit_of_work():
             delete_rollups([alpha.ref.id, beta.ref.id])

@@ -77,14 +77,26 @@ def schema_snapshot(conn: sa.Connection, schema: str | None) -> dict:
     snapshot = {}
     for table in sorted(inspector.get_table_names(schema=schema)):
         snapshot[table] = {
-            "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table, schema)],
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table, schema)
+            ],
             "pk": inspector.get_pk_constraint(table, schema)["constrained_columns"],
-            "fks": sorted((f["name"], tuple(f["constrained_columns"]), f["referred_table"],
-                           tuple(f["referred_columns"])) for f in inspector.get_foreign_keys(table, schema)),
-            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                              for i in inspector.get_indexes(table, schema)),
-            "uniques": sorted((u["name"], tuple(u["column_names"]))
-                              for u in inspector.get_unique_constraints(table, schema)),
+            "fks": sorted(
+                (
+                    f["name"],
+                    tuple(f["constrained_columns"]),
+                    f["referred_table"],
+                    tuple(f["referred_columns"]),
+                )
+                for f in inspector.get_foreign_keys(table, schema)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table, schema)
+            ),
+            "uniques": sorted(
+                (u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table, schema)
+            ),
             "checks": sorted(c["name"] for c in inspector.get_check_constraints(table, schema)),
         }
     return snapshot
@@ -108,7 +120,9 @@ def test_create_all_and_stamp_equals_replaying_every_revision(fresh_app):
             built, migrated = schema_snapshot(conn, stamped.schema), schema_snapshot(conn, replayed)
         with db.state.raw_control.begin() as conn:
             ddl.set_local_search_path(conn, replayed)
-            diff = compare_metadata(MigrationContext.configure(conn), migrations.autogenerate_metadata("tenant"))
+            diff = compare_metadata(
+                MigrationContext.configure(conn), migrations.autogenerate_metadata("tenant")
+            )
     else:
         # SQLite provisions from a template built by replay, so compare replay with create_all.
         created = Path(db.state.tenant_dir) / "created.db"
@@ -121,7 +135,9 @@ def test_create_all_and_stamp_equals_replaying_every_revision(fresh_app):
         replay_engine = services.migrator().file_engine(template)
         with replay_engine.connect() as conn:
             migrated = schema_snapshot(conn, None)
-            diff = compare_metadata(MigrationContext.configure(conn), migrations.autogenerate_metadata("tenant"))
+            diff = compare_metadata(
+                MigrationContext.configure(conn), migrations.autogenerate_metadata("tenant")
+            )
         engine.dispose()
         replay_engine.dispose()
     migrated.pop("alembic_version", None)
@@ -182,7 +198,9 @@ def test_upgrade_of_named_tenants_and_unknown_names(fresh_app, add_revision):
     runner = fresh_app.test_cli_runner()
     assert runner.invoke(args=["tenants", "upgrade", one.slug]).exit_code == 0
     assert services.migrator().revisions([one.schema, two.schema]) == {
-        one.schema: extra_revision, two.schema: old_head}
+        one.schema: extra_revision,
+        two.schema: old_head,
+    }
     missing = runner.invoke(args=["tenants", "upgrade", "no-such-tenant"])
     assert missing.exit_code != 0 and "no such tenant" in missing.output
     both = runner.invoke(args=["tenants", "upgrade", "--all", one.slug])

@@ -44,9 +44,11 @@ def test_create_tenant_builds_a_schema_at_head_with_its_owner(control):
     slug = unique_slug()
     with unit_of_work():
         tenant = services.create_tenant(
-            slug, "Fix-It Ltd",
-            seed=lambda: create_staff_user("boss@fixit.example.com", "Boss", "a-long-password",
-                                           roles=[(Role.OWNER, None)]),
+            slug,
+            "Fix-It Ltd",
+            seed=lambda: create_staff_user(
+                "boss@fixit.example.com", "Boss", "a-long-password", roles=[(Role.OWNER, None)]
+            ),
         )
     try:
         assert tenant.status is TenantStatus.ACTIVE
@@ -161,7 +163,9 @@ def test_provisioning_a_tenant_whose_schema_already_exists_fails_cleanly(control
     """A leftover schema/file with the next id must not be reused or overwritten."""
     slug = unique_slug()
     if db.backend == "postgresql":  # sequences never hand out an id twice
-        last, called = db.control.execute(sa.text("SELECT last_value, is_called FROM control.tenants_id_seq")).one()
+        last, called = db.control.execute(
+            sa.text("SELECT last_value, is_called FROM control.tenants_id_seq")
+        ).one()
         next_id = last + 1 if called else last
     else:
         seq = db.control.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'tenants'")).scalar()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -17,7 +14,7 @@ from repairqc.accounts.models import StaffUser
 from repairqc.crypto import _fernet
 from repairqc.db import db
 from repairqc.repairs.models import Customer, Device
-from tests.conftest import PASSWORD, csrf_token_from, in_tenant, make_app, sign_in
+from tests.conftest import PASSWORD, csrf_token_from, in_tenant, sign_in
 
 CSRF_MESSAGE = "The form expired or was sent from another page. Go back, reload it and try again."
 
@@ -58,8 +55,11 @@ def csrf_on(app, monkeypatch) -> Flask:
 
 def sign_in_with_token(client, tenant, user: str):
     token = csrf_token_from(client.get("/login", base_url=url(tenant)).text)
-    return client.post("/login", base_url=url(tenant),
-                       data={"email": tenant.users[user], "password": PASSWORD, "csrf_token": token})
+    return client.post(
+        "/login",
+        base_url=url(tenant),
+        data={"email": tenant.users[user], "password": PASSWORD, "csrf_token": token},
+    )
 
 
 def assert_csrf_refused(response) -> None:
@@ -68,13 +68,17 @@ def assert_csrf_refused(response) -> None:
 
 
 def test_sign_in_without_a_csrf_token_is_refused(csrf_on, client, alpha):
-    response = client.post("/login", base_url=url(alpha),
-                           data={"email": alpha.users["owner"], "password": PASSWORD})
+    response = client.post(
+        "/login", base_url=url(alpha), data={"email": alpha.users["owner"], "password": PASSWORD}
+    )
     assert_csrf_refused(response)
     assert client.get("/admin/", base_url=url(alpha)).status_code == 302  # not signed in
 
-    bad = client.post("/login", base_url=url(alpha),
-                      data={"email": alpha.users["owner"], "password": PASSWORD, "csrf_token": "forged"})
+    bad = client.post(
+        "/login",
+        base_url=url(alpha),
+        data={"email": alpha.users["owner"], "password": PASSWORD, "csrf_token": "forged"},
+    )
     assert_csrf_refused(bad)
 
     assert sign_in_with_token(client, alpha, "owner").status_code == 302  # with the token it works
@@ -86,16 +90,31 @@ def test_admin_delete_and_action_without_a_csrf_token_are_refused(csrf_on, clien
     assert sign_in_with_token(client, alpha, "owner").status_code == 302
 
     assert_csrf_refused(client.post("/admin/customers/delete/", base_url=url(alpha), data={"id": first}))
-    assert_csrf_refused(client.post("/admin/customers/action/", base_url=url(alpha),
-                                    data={"action": "delete", "rowid": [first, second]}))
+    assert_csrf_refused(
+        client.post(
+            "/admin/customers/action/",
+            base_url=url(alpha),
+            data={"action": "delete", "rowid": [first, second]},
+        )
+    )
     assert customer_exists(csrf_on, alpha, first) and customer_exists(csrf_on, alpha, second)
 
     # the same requests with the page's token go through
     token = csrf_token_from(client.get("/admin/customers/", base_url=url(alpha)).text)
-    assert client.post("/admin/customers/delete/", base_url=url(alpha),
-                       data={"id": first, "csrf_token": token}).status_code == 302
-    assert client.post("/admin/customers/action/", base_url=url(alpha),
-                       data={"action": "delete", "rowid": second, "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/admin/customers/delete/", base_url=url(alpha), data={"id": first, "csrf_token": token}
+        ).status_code
+        == 302
+    )
+    assert (
+        client.post(
+            "/admin/customers/action/",
+            base_url=url(alpha),
+            data={"action": "delete", "rowid": second, "csrf_token": token},
+        ).status_code
+        == 302
+    )
     assert not customer_exists(csrf_on, alpha, first)
     assert not customer_exists(csrf_on, alpha, second)
 
@@ -103,9 +122,13 @@ def test_admin_delete_and_action_without_a_csrf_token_are_refused(csrf_on, clien
 def test_admin_create_and_sign_out_without_a_csrf_token_are_refused(csrf_on, client, alpha):
     assert sign_in_with_token(client, alpha, "owner").status_code == 302
     name = f"CSRF {uuid.uuid4().hex[:6]}"
-    assert_csrf_refused(client.post("/admin/customers/new/", base_url=url(alpha),
-                                    data={"store": alpha.store_ids["S1"], "full_name": name,
-                                          "preferred_channel": "phone"}))
+    assert_csrf_refused(
+        client.post(
+            "/admin/customers/new/",
+            base_url=url(alpha),
+            data={"store": alpha.store_ids["S1"], "full_name": name, "preferred_channel": "phone"},
+        )
+    )
     with in_tenant(csrf_on, alpha):
         assert db.session.execute(sa.select(Customer).where(Customer.full_name == name)).first() is None
     assert_csrf_refused(client.post("/logout", base_url=url(alpha)))
@@ -125,8 +148,11 @@ def flags(header: str) -> dict[str, str]:
 
 
 def test_session_cookie_is_http_only_and_same_site_lax(client, alpha):
-    response = client.post("/login", base_url=url(alpha),
-                           data={"email": alpha.users["owner"], "password": PASSWORD, "remember": "y"})
+    response = client.post(
+        "/login",
+        base_url=url(alpha),
+        data={"email": alpha.users["owner"], "password": PASSWORD, "remember": "y"},
+    )
     assert response.status_code == 302
     cookies = set_cookies(response)
     session = flags(cookies["session"])
@@ -137,42 +163,17 @@ def test_session_cookie_is_http_only_and_same_site_lax(client, alpha):
     assert "httponly" in remember
 
 
-@contextlib.contextmanager
-def rolled_back(app: Flask, tenants) -> Iterator[None]:
-    """Route `app`'s tenant sessions through connections whose changes are rolled back afterwards."""
-    with app.app_context():
-        state = db.state
-        pinned = []
-        for tenant in tenants:
-            conn = state.tenant_engine(tenant.ref.schema).connect()
-            pinned.append((tenant.ref.schema, conn, conn.begin()))
-            state.pinned[tenant.ref.schema] = conn
-    try:
-        yield
-    finally:
-        for schema, conn, outer in pinned:
-            state.pinned.pop(schema, None)
-            outer.rollback()
-            conn.close()
-
-
-@pytest.fixture
-def secure_app(backend) -> Iterator[Flask]:
-    """A second app on the session's databases with SESSION_COOKIE_SECURE on."""
-    config = backend.app.config
-    app = make_app(config["DATABASE_URL"], Path(config["TENANT_DATA_DIR"]), SESSION_COOKIE_SECURE=True)
-    try:
-        with rolled_back(app, [backend.alpha]):
-            yield app
-    finally:
-        with app.app_context():
-            db.state.dispose()
-
-
-def test_cookies_are_secure_when_configured(secure_app, alpha):
-    client = secure_app.test_client()
-    response = client.post("/login", base_url=f"https://{alpha.host}",
-                           data={"email": alpha.users["owner"], "password": PASSWORD, "remember": "y"})
+def test_cookies_are_secure_when_configured(app, alpha, monkeypatch):
+    # Flask and Flask-Login read these per response. (A second app from make_app is avoided on purpose:
+    # Database.init_app rebinds the process-wide control-plane session to the newest app.)
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)
+    monkeypatch.setitem(app.config, "REMEMBER_COOKIE_SECURE", True)
+    client = app.test_client()
+    response = client.post(
+        "/login",
+        base_url=f"https://{alpha.host}",
+        data={"email": alpha.users["owner"], "password": PASSWORD, "remember": "y"},
+    )
     assert response.status_code == 302
     cookies = set_cookies(response)
     for name in ("session", "remember_token"):
@@ -180,6 +181,21 @@ def test_cookies_are_secure_when_configured(secure_app, alpha):
         assert "secure" in attributes, name
         assert "httponly" in attributes, name
     assert flags(cookies["session"]).get("samesite") == "Lax"
+
+
+def test_cookie_settings_default_to_secure(monkeypatch, tmp_path):
+    from repairqc.config import DEFAULTS, load_config
+
+    for key in DEFAULTS:
+        monkeypatch.delenv(key, raising=False)
+    production = load_config(str(tmp_path), {"SECRET_KEY": "x" * 32, "DATABASE_URL": "sqlite://"})
+    assert production["SESSION_COOKIE_SECURE"] is True
+    assert production["REMEMBER_COOKIE_SECURE"] is True
+    assert production["SESSION_COOKIE_HTTPONLY"] is True and production["REMEMBER_COOKIE_HTTPONLY"] is True
+    assert production["SESSION_COOKIE_SAMESITE"] == "Lax"
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "false")  # plain-http development, from the environment
+    development = load_config(str(tmp_path), {"SECRET_KEY": "x" * 32, "DATABASE_URL": "sqlite://"})
+    assert development["SESSION_COOKIE_SECURE"] is False and development["REMEMBER_COOKIE_SECURE"] is False
 
 
 # --- secrets at rest ---------------------------------------------------------------------------
@@ -267,16 +283,25 @@ def assert_stays_on(tenant, location: str) -> None:
 
 
 #: Targets that leave the site: ignored, the user lands on the admin home.
-EVIL_TARGETS = ["https://evil.example/", "//evil.example/", "http:evil.example", "javascript:alert(1)",
-                "https://evil.example/@localhost/"]
+EVIL_TARGETS = [
+    "https://evil.example/",
+    "//evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "https://evil.example/@localhost/",
+]
 #: Targets that browsers could read as another host unless the app escapes them.
 TRICKY_TARGETS = ["/\\evil.example/", "/\\/evil.example/", "/%2F%2Fevil.example/"]
 
 
 @pytest.mark.parametrize("target", EVIL_TARGETS)
 def test_sign_in_refuses_open_redirects(client, alpha, target):
-    response = client.post("/login", base_url=url(alpha), query_string={"next": target},
-                           data={"email": alpha.users["owner"], "password": PASSWORD})
+    response = client.post(
+        "/login",
+        base_url=url(alpha),
+        query_string={"next": target},
+        data={"email": alpha.users["owner"], "password": PASSWORD},
+    )
     assert response.status_code == 302
     assert_stays_on(alpha, response.location)
     assert browser_target(alpha, response.location).path == "/admin/"
@@ -284,15 +309,23 @@ def test_sign_in_refuses_open_redirects(client, alpha, target):
 
 @pytest.mark.parametrize("target", TRICKY_TARGETS)
 def test_sign_in_redirect_never_leaves_the_tenant(client, alpha, target):
-    response = client.post("/login", base_url=url(alpha), query_string={"next": target},
-                           data={"email": alpha.users["owner"], "password": PASSWORD})
+    response = client.post(
+        "/login",
+        base_url=url(alpha),
+        query_string={"next": target},
+        data={"email": alpha.users["owner"], "password": PASSWORD},
+    )
     assert response.status_code == 302
     assert_stays_on(alpha, response.location)
 
 
 def test_sign_in_follows_a_local_next(client, alpha):
-    response = client.post("/login", base_url=url(alpha), query_string={"next": "/admin/customers/?page=0"},
-                           data={"email": alpha.users["owner"], "password": PASSWORD})
+    response = client.post(
+        "/login",
+        base_url=url(alpha),
+        query_string={"next": "/admin/customers/?page=0"},
+        data={"email": alpha.users["owner"], "password": PASSWORD},
+    )
     assert response.status_code == 302
     assert response.location.endswith("/admin/customers/?page=0")
 
@@ -333,21 +366,33 @@ def test_tenant_headers_from_the_client_are_ignored(app, client, alpha, beta):
 
 
 def test_an_unknown_host_stays_unknown_whatever_the_headers(client, alpha):
-    response = client.get("/login", base_url=f"http://nobody-{uuid.uuid4().hex[:6]}.localhost",
-                          headers=spoof(alpha))
+    response = client.get(
+        "/login", base_url=f"http://nobody-{uuid.uuid4().hex[:6]}.localhost", headers=spoof(alpha)
+    )
     assert response.status_code == 404
     assert "Tenant A" not in response.text
-    sign = client.post("/login", base_url=f"http://nobody-{uuid.uuid4().hex[:6]}.localhost",
-                       headers=spoof(alpha), data={"email": alpha.users["owner"], "password": PASSWORD})
+    sign = client.post(
+        "/login",
+        base_url=f"http://nobody-{uuid.uuid4().hex[:6]}.localhost",
+        headers=spoof(alpha),
+        data={"email": alpha.users["owner"], "password": PASSWORD},
+    )
     assert sign.status_code == 404
 
 
 def test_platform_host_does_not_become_a_tenant_through_headers(client, alpha):
-    response = client.post("/login", base_url="http://localhost", headers=spoof(alpha),
-                           data={"email": alpha.users["owner"], "password": PASSWORD})
+    response = client.post(
+        "/login",
+        base_url="http://localhost",
+        headers=spoof(alpha),
+        data={"email": alpha.users["owner"], "password": PASSWORD},
+    )
     assert response.status_code == 404
-    assert client.get("/admin/customers/", base_url="http://localhost",
-                      headers=spoof(alpha)).status_code in (302, 403, 404)
+    assert client.get("/admin/customers/", base_url="http://localhost", headers=spoof(alpha)).status_code in (
+        302,
+        403,
+        404,
+    )
 
 
 # --- health --------------------------------------------------------------------------------------
@@ -373,8 +418,9 @@ def test_healthz_answers_on_an_unknown_host(client):
 def test_healthz_reports_an_unreachable_redis(app, client, monkeypatch):
     unreachable = "redis://127.0.0.1:1/0"
     monkeypatch.setitem(app.config, "REDIS_URL", unreachable)
-    monkeypatch.setitem(app.extensions, "repairqc.redis",
-                        Redis.from_url(unreachable, socket_connect_timeout=1))
+    monkeypatch.setitem(
+        app.extensions, "repairqc.redis", Redis.from_url(unreachable, socket_connect_timeout=1)
+    )
     response = client.get("/healthz", base_url="http://localhost")
     assert response.status_code == 503
     body = response.get_json()

@@ -87,8 +87,11 @@ def test_suspended_tenant_gets_a_clear_page_and_no_data(app, client, alpha):
 
 
 def test_client_supplied_tenant_headers_are_ignored(client, alpha, beta):
-    page = client.get("/login", base_url=f"http://{alpha.host}",
-                      headers={"X-Tenant": beta.ref.slug, "X-Forwarded-Host": beta.host})
+    page = client.get(
+        "/login",
+        base_url=f"http://{alpha.host}",
+        headers={"X-Tenant": beta.ref.slug, "X-Forwarded-Host": beta.host},
+    )
     assert "Tenant A" in page.text and "Tenant B" not in page.text
 
 

@@ -40,8 +40,17 @@ def _script_keywords() -> list[str]:
 def _extract(tmp_path: Path) -> Catalog:
     """Extract with babel.cfg as scripts/update_translations.sh does (but keeping locations)."""
     pot = tmp_path / "messages.pot"
-    command = [sys.executable, "-m", "babel.messages.frontend", "--quiet", "extract",
-               "--mapping-file", "babel.cfg", "--output-file", str(pot)]
+    command = [
+        sys.executable,
+        "-m",
+        "babel.messages.frontend",
+        "--quiet",
+        "extract",
+        "--mapping-file",
+        "babel.cfg",
+        "--output-file",
+        str(pot),
+    ]
     for keyword in _script_keywords():
         command += ["--keywords", keyword]
     command.append(".")

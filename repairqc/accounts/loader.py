@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request, session
+from flask import g, request
 from flask_login import current_user
 
 from repairqc.accounts.models import StaffUser
@@ -10,24 +10,20 @@ from repairqc.audit.services import SYSTEM, Actor, _current_actor
 from repairqc.console.models import Operator
 from repairqc.db import current_tenant_or_none, db
 
-#: Session key holding the tenant a staff sign-in belongs to.
-SESSION_TENANT_KEY = "tenant_id"
-
 
 def load_user(user_id: str) -> StaffUser | Operator | None:
-    """Staff load only inside the tenant that signed them in; operators only on the platform host."""
-    kind, _, raw = user_id.partition(":")
-    if not raw.isdigit():
-        return None
+    """Staff load only inside the tenant named in their id; operators only on the platform host."""
+    kind, _, rest = user_id.partition(":")
     tenant = current_tenant_or_none()
     if kind == "staff":
-        if tenant is None or session.get(SESSION_TENANT_KEY) != tenant.id:
+        tenant_id, _, raw = rest.partition(":")
+        if tenant is None or not raw.isdigit() or tenant_id != str(tenant.id):
             return None
         user = db.session.get(StaffUser, int(raw))
-    elif kind == "operator":
+    elif kind == "operator" and rest.isdigit():
         if tenant is not None:
             return None
-        user = db.control.get(Operator, int(raw))
+        user = db.control.get(Operator, int(rest))
     else:
         return None
     return user if user is not None and user.is_active else None

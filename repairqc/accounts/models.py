@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from repairqc.db import TenantBase
+from repairqc.db import TenantBase, current_tenant
+from repairqc.errors import DomainError
 from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
 from repairqc.stores.models import Store
 
@@ -31,16 +33,18 @@ class Role(LabelledEnum):
         return self in TENANT_WIDE_ROLES
 
 
-enum_labels({
-    Role.OWNER: _l("Owner"),
-    Role.QA_MANAGER: _l("QA manager"),
-    Role.INSPECTOR: _l("Inspector"),
-    Role.TRAINER: _l("Trainer (HR)"),
-    Role.STORE_MANAGER: _l("Store manager"),
-    Role.FRONT_DESK: _l("Front desk"),
-    Role.TECHNICIAN: _l("Technician"),
-    Role.AUDITOR: _l("Auditor"),
-})
+enum_labels(
+    {
+        Role.OWNER: _l("Owner"),
+        Role.QA_MANAGER: _l("QA manager"),
+        Role.INSPECTOR: _l("Inspector"),
+        Role.TRAINER: _l("Trainer (HR)"),
+        Role.STORE_MANAGER: _l("Store manager"),
+        Role.FRONT_DESK: _l("Front desk"),
+        Role.TECHNICIAN: _l("Technician"),
+        Role.AUDITOR: _l("Auditor"),
+    }
+)
 TENANT_WIDE_ROLES = frozenset({Role.OWNER, Role.QA_MANAGER, Role.TRAINER, Role.AUDITOR})
 
 
@@ -55,8 +59,13 @@ class StaffUser(UserMixin, Timestamped, Versioned, TenantBase):
     email: Mapped[str] = field(_l("Email"), sa.String(254), unique=True)
     full_name: Mapped[str] = field(_l("Full name"), sa.String(200))
     phone: Mapped[str | None] = field(_l("Phone"), sa.String(40))
-    password_hash: Mapped[str | None] = field(_l("Password hash"), sa.String(255), secret=True)
-    locale: Mapped[str | None] = field(_l("Language"), sa.String(16), help=_l("Empty = the browser's language"))
+    #: Never in a form: passwords change only through sign-up and the reset flow.
+    password_hash: Mapped[str | None] = field(
+        _l("Password hash"), sa.String(255), secret=True, info={"readonly": True}
+    )
+    locale: Mapped[str | None] = field(
+        _l("Language"), sa.String(16), help=_l("Empty = the browser's language")
+    )
     is_active: Mapped[bool] = field(_l("Active"), default=True)
     last_login_at: Mapped[datetime | None] = field(_l("Last sign-in"), info={"readonly": True})
 
@@ -65,8 +74,9 @@ class StaffUser(UserMixin, Timestamped, Versioned, TenantBase):
     )
 
     def get_id(self) -> str:
-        # Prefixed so a staff id can never be read as a platform operator's id (design.md §3).
-        return f"staff:{self.id}"
+        # Carries the tenant: the session and the remember-me cookie then work in this tenant
+        # only, and the prefix keeps staff ids apart from operators' (design.md §3).
+        return f"staff:{current_tenant().id}:{self.id}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)  # scrypt, werkzeug's default
@@ -77,9 +87,7 @@ class StaffUser(UserMixin, Timestamped, Versioned, TenantBase):
     @classmethod
     def store_scope(cls, store_ids: set[int]) -> sa.ColumnElement[bool]:
         # A store manager sees the people who hold a role in one of their stores.
-        return sa.exists().where(
-            RoleAssignment.user_id == cls.id, RoleAssignment.store_id.in_(store_ids)
-        )
+        return sa.exists().where(RoleAssignment.user_id == cls.id, RoleAssignment.store_id.in_(store_ids))
 
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
@@ -105,7 +113,9 @@ class RoleAssignment(Timestamped, TenantBase):
     user_id: Mapped[int] = field(_l("User"), sa.ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = field(_l("Role"), enum_column(Role))
     store_id: Mapped[int | None] = field(
-        _l("Store"), sa.ForeignKey("stores.id"), index=True,
+        _l("Store"),
+        sa.ForeignKey("stores.id"),
+        index=True,
         help=_l("Required for store roles; empty for owner, QA manager, trainer and auditor"),
     )
 
@@ -115,6 +125,18 @@ class RoleAssignment(Timestamped, TenantBase):
     @classmethod
     def store_scope(cls, store_ids: set[int]) -> sa.ColumnElement[bool]:
         return cls.store_id.in_(store_ids)
+
+    def validate(self) -> None:
+        """HQ roles cover every store; store roles need exactly one (the table's check)."""
+        has_store = self.store is not None or self.store_id is not None
+        if self.role is not None and self.role.is_tenant_wide and has_store:
+            raise DomainError(
+                _("%(role)s covers every store; leave the store empty.", role=self.role.label), field="store"
+            )
+        if self.role is not None and not self.role.is_tenant_wide and not has_store:
+            raise DomainError(
+                _("%(role)s is held for one store; choose the store.", role=self.role.label), field="store"
+            )
 
     def __str__(self) -> str:
         where = self.store.code if self.store else str(_l("all stores"))

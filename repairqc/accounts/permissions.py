@@ -16,7 +16,8 @@ from flask_login import current_user
 
 from repairqc.accounts.models import Role, StaffUser
 
-O, Q, I, T, M, F, H, A = (
+# One letter per role keeps the matrix readable as a table.
+O, Q, I, T, M, F, H, A = (  # noqa: E741
     Role.OWNER, Role.QA_MANAGER, Role.INSPECTOR, Role.TRAINER,
     Role.STORE_MANAGER, Role.FRONT_DESK, Role.TECHNICIAN, Role.AUDITOR,
 )  # fmt: skip

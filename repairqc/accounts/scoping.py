@@ -71,7 +71,9 @@ def row_allowed(obj: TenantBase, action: Action) -> bool:
     if stores is None:
         return True
     if "store_id" in sa.inspect(model).columns:
-        return obj.store_id in stores
+        # A form sets the `store` relationship; store_id only follows at the next flush.
+        store = getattr(obj, "store", None)
+        return (store.id if store is not None else obj.store_id) in stores
     pk = sa.inspect(model).primary_key_from_instance(obj)
     if pk[0] is None:
         return False

@@ -67,7 +67,9 @@ def create_staff_user(
 ) -> StaffUser:
     email = normalise_email(email)
     if find_user_by_email(email) is not None:
-        raise DomainError(_("A staff account with the e-mail %(email)s already exists.", email=email), field="email")
+        raise DomainError(
+            _("A staff account with the e-mail %(email)s already exists.", email=email), field="email"
+        )
     user = StaffUser(email=email, full_name=full_name, locale=locale)
     if password is not None:
         validate_password(password)

@@ -8,7 +8,6 @@ from flask_login import login_required, login_user, logout_user
 
 from repairqc.accounts import services
 from repairqc.accounts.forms import ForgotPasswordForm, ResetPasswordForm, SignInForm
-from repairqc.accounts.loader import SESSION_TENANT_KEY
 from repairqc.db import unit_of_work
 from repairqc.errors import DomainError
 from repairqc.extensions import limiter, login_rate_limit
@@ -28,8 +27,12 @@ def _failed_attempt(response) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_rate_limit, methods=["POST"], deduct_when=_failed_attempt,
-               key_func=lambda: f"{request.remote_addr}|{request.host}")
+@limiter.limit(
+    login_rate_limit,
+    methods=["POST"],
+    deduct_when=_failed_attempt,
+    key_func=lambda: f"{request.remote_addr}|{request.host}",
+)
 def login():
     form = SignInForm()
     if form.validate_on_submit():
@@ -46,7 +49,6 @@ def login():
         if locale:
             session["locale"] = locale
         login_user(user, remember=form.remember.data)
-        session[SESSION_TENANT_KEY] = g.tenant.ref.id
         return redirect(safe_next(request.args.get("next")) or url_for("admin.index"))
     status = 400 if form.errors else 200
     return render_template("accounts/login.html", form=form), status
@@ -56,7 +58,6 @@ def login():
 @login_required
 def logout():
     logout_user()
-    session.pop(SESSION_TENANT_KEY, None)
     flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
 
@@ -85,5 +86,6 @@ def reset_password(token: str):
             services.reset_password(user, form.password.data)
         flash(_("Your password is changed. Sign in with the new one."), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset.html", form=form, user=user,
-                           min_length=services.MIN_PASSWORD_LENGTH), 400 if form.errors else 200
+    return render_template(
+        "accounts/reset.html", form=form, user=user, min_length=services.MIN_PASSWORD_LENGTH
+    ), 400 if form.errors else 200

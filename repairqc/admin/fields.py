@@ -7,10 +7,9 @@ from datetime import UTC
 
 from flask_admin.contrib.sqla import filters
 from flask_admin.contrib.sqla.form import AdminModelConverter
-from flask_admin.form import DateTimeField
+from flask_admin.form import DateTimeField, Select2Field
 from flask_admin.model.filters import convert
 from flask_admin.model.form import converts
-from flask_admin.form import Select2Field
 from wtforms import StringField, validators
 
 from repairqc.models_base import LabelledEnum
@@ -61,7 +60,52 @@ class ModelConverter(AdminModelConverter):
         return StringField(**field_args)
 
 
+class _EnumByValue:
+    """Flask-Admin's enum filters look members up by *name*; our enums are stored and offered
+    by value (a 500 with KeyError otherwise). Unknown values are ignored, not errors."""
+
+    enum_class: type[enum.Enum] | None
+
+    def _member(self, value):
+        if self.enum_class is None or isinstance(value, self.enum_class):
+            return value
+        return self.enum_class(value)
+
+    def validate(self, value) -> bool:
+        if self.enum_class is None:
+            return super().validate(value)
+        values = [v.strip() for v in str(value).split(",")]
+        known = {member.value for member in self.enum_class}
+        return all(v in known for v in values)
+
+    def _members(self, cleaned):
+        return [self._member(v) for v in cleaned] if isinstance(cleaned, list) else self._member(cleaned)
+
+
+# Each calls the plain filter's clean(), skipping the enum filter's name lookup.
+class EnumEqual(_EnumByValue, filters.EnumEqualFilter):
+    def clean(self, value):
+        return self._members(filters.FilterEqual.clean(self, value))
+
+
+class EnumNotEqual(_EnumByValue, filters.EnumFilterNotEqual):
+    def clean(self, value):
+        return self._members(filters.FilterNotEqual.clean(self, value))
+
+
+class EnumInList(_EnumByValue, filters.EnumFilterInList):
+    def clean(self, value):
+        return self._members(filters.FilterInList.clean(self, value))
+
+
+class EnumNotInList(_EnumByValue, filters.EnumFilterNotInList):
+    def clean(self, value):
+        return self._members(filters.FilterNotInList.clean(self, value))
+
+
 class FilterConverter(filters.FilterConverter):
+    enum = (EnumEqual, EnumNotEqual, filters.EnumFilterEmpty, EnumInList, EnumNotInList)
+
     @convert("UTCDateTime")
     def conv_utc_datetime(self, column, name, **kwargs):
         return self.conv_datetime(column, name, **kwargs)
@@ -69,4 +113,6 @@ class FilterConverter(filters.FilterConverter):
     @convert("enum")
     def conv_enum(self, column, name, options=None, **kwargs):
         enum_class = _labelled_enum(column)
-        return super().conv_enum(column, name, options or (enum_class.choices() if enum_class else None), **kwargs)
+        return super().conv_enum(
+            column, name, options or (enum_class.choices() if enum_class else None), **kwargs
+        )

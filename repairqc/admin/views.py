@@ -32,7 +32,26 @@ from repairqc.accounts.scoping import get_scoped, row_allowed, scope_condition, 
 from repairqc.admin.fields import FilterConverter, ModelConverter
 from repairqc.chapters import CHAPTERS
 from repairqc.db import TenantBase, current_tenant_or_none, db
+from repairqc.errors import DomainError
 from repairqc.models_base import Versioned
+
+
+def integrity_message(exc: sa.exc.IntegrityError) -> str:
+    """Say which kind of rule the database refused (PostgreSQL SQLSTATE or SQLite's text)."""
+    code = getattr(exc.orig, "sqlstate", None)
+    text = str(exc.orig).lower()
+    if code == "23505" or "unique constraint" in text:
+        return _("Another record already uses this value; it must be unique.")
+    if code == "23503" or "foreign key constraint" in text:
+        return _("A related record is missing, or other records still refer to this one.")
+    if code == "23514" or "check constraint" in text:
+        return _(
+            "The values do not fit together (for example a role that needs a store, or must not have one)."
+        )
+    if code == "23502" or "not null constraint" in text:
+        return _("A required value is missing.")
+    return _("The database refused this change.")
+
 
 def _staff_signed_in() -> bool:
     return (
@@ -123,8 +142,11 @@ class TenantModelView(ModelView):
         pk = self._coerce_pk(id)
         return None if pk is None else get_scoped(self.model, pk, Action.VIEW)
 
-    @action("delete", admin_lazy_gettext("Delete"),
-            admin_lazy_gettext("Are you sure you want to delete selected records?"))
+    @action(
+        "delete",
+        admin_lazy_gettext("Delete"),
+        admin_lazy_gettext("Are you sure you want to delete selected records?"),
+    )
     def action_delete(self, ids: list[str]) -> None:
         # Row ids arrive as strings; PostgreSQL refuses "integer IN (varchar)" (a 500 otherwise).
         coerced = [pk for pk in map(self._coerce_pk, ids) if pk is not None]
@@ -135,6 +157,12 @@ class TenantModelView(ModelView):
     def on_model_change(self, form, model, is_created: bool) -> None:
         if not row_allowed(model, Action.CREATE if is_created else Action.EDIT):
             raise ValidationError(_("You may not save records for this store."))
+        validate = getattr(model, "validate", None)
+        if validate is not None:
+            try:
+                validate()  # the model's own rules, with a message naming the field
+            except DomainError as exc:
+                raise ValidationError(exc.message) from exc
 
     def update_model(self, form, model) -> bool:
         if not row_allowed(model, Action.EDIT):
@@ -157,8 +185,10 @@ class TenantModelView(ModelView):
             self._conflict()
             return True
         if isinstance(exc, sa.exc.IntegrityError):
-            flash(_("The record conflicts with another one (a value that must be unique is taken, "
-                    "or a related record is missing)."), "error")
+            # Roll back first: the failed flush expired the signed-in user, and rendering the
+            # message reads their language through this session.
+            self.session.rollback()
+            flash(integrity_message(exc), "error")
             return True
         return super().handle_view_exception(exc)
 
@@ -183,8 +213,13 @@ class TenantModelView(ModelView):
 
     def _conflict(self) -> None:
         g.edit_conflict = True
-        flash(_("Someone else changed this record while you were editing it. "
-                "Reload the page to see their changes, then make yours again."), "error")
+        flash(
+            _(
+                "Someone else changed this record while you were editing it. "
+                "Reload the page to see their changes, then make yours again."
+            ),
+            "error",
+        )
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
@@ -288,11 +323,15 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
         if rel is not None:
             target = rel.mapper.class_
             filters.append(
-                sqla_filters.IntEqualFilter(column, _label(column), options=partial(_foreign_key_options, target))
+                sqla_filters.IntEqualFilter(
+                    column, _label(column), options=partial(_foreign_key_options, target)
+                )
             )
             form_args[key] = {"query_factory": partial(scoped_query, target, Action.VIEW)}
-        elif _is_enum(column) or isinstance(column.type, sa.Boolean | sa.Date | sa.DateTime) or (
-            getattr(column.type, "impl", None) is not None and isinstance(column.type.impl, sa.DateTime)
+        elif (
+            _is_enum(column)
+            or isinstance(column.type, sa.Boolean | sa.Date | sa.DateTime)
+            or (getattr(column.type, "impl", None) is not None and isinstance(column.type.impl, sa.DateTime))
         ):
             filters.append(prop.key)
         elif isinstance(column.type, sa.String | sa.Text):
@@ -313,7 +352,9 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
         "form_args": form_args,
     }
     if issubclass(model, Versioned):
+        # Flask-Admin adds extra fields only when form_columns is unset, so list it too.
         attrs["form_extra_fields"] = {"expected_version": HiddenField()}
+        attrs["form_columns"] = [*form_columns, "expected_version"]
     return attrs
 
 

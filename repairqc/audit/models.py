@@ -19,7 +19,9 @@ class AuditAction(LabelledEnum):
     DELETE = "delete"
 
 
-enum_labels({AuditAction.INSERT: _l("Created"), AuditAction.UPDATE: _l("Changed"), AuditAction.DELETE: _l("Deleted")})
+enum_labels(
+    {AuditAction.INSERT: _l("Created"), AuditAction.UPDATE: _l("Changed"), AuditAction.DELETE: _l("Deleted")}
+)
 
 
 ACTOR_KINDS = {
@@ -50,8 +52,9 @@ class AuditLog(TenantBase):
     occurred_at: Mapped[datetime] = field(_l("When"), default=utcnow, index=True)
     #: "staff", "operator", "system" or "cli"; with the id in that realm (no FK: operators live
     #: in the control plane, and a deleted user's history must stay).
-    actor_kind: Mapped[str] = field(_l("Actor kind"), sa.String(16),
-                                    info={"display": lambda kind: str(ACTOR_KINDS.get(kind, kind))})
+    actor_kind: Mapped[str] = field(
+        _l("Actor kind"), sa.String(16), info={"display": lambda kind: str(ACTOR_KINDS.get(kind, kind))}
+    )
     actor_id: Mapped[int | None] = field(_l("Actor ID"))
     actor_name: Mapped[str] = field(_l("Who"), sa.String(254))
     action: Mapped[AuditAction] = field(_l("Action"), enum_column(AuditAction))
@@ -62,4 +65,5 @@ class AuditLog(TenantBase):
     ip_address: Mapped[str | None] = field(_l("IP address"), sa.String(45))
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.table_name}#{self.row_id}"
+        when = f"{self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{when} {self.actor_name} {self.action} {self.table_name}#{self.row_id}"

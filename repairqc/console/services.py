@@ -43,7 +43,9 @@ def refresh_rollups() -> int:
     from repairqc.jobs import enqueue
     from repairqc.tenants.models import Tenant, TenantStatus
 
-    tenants = db.control.execute(sa.select(Tenant).where(Tenant.status == TenantStatus.ACTIVE)).scalars().all()
+    tenants = (
+        db.control.execute(sa.select(Tenant).where(Tenant.status == TenantStatus.ACTIVE)).scalars().all()
+    )
     for tenant in tenants:
         enqueue(compute_tenant_rollup, tenant=tenant.ref)
     return len(tenants)

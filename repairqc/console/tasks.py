@@ -17,6 +17,7 @@ CLOSED_STATES = (RepairOrderStatus.CLOSED, RepairOrderStatus.DECLINED, RepairOrd
 @job(queue="reports", timeout=300)
 def compute_tenant_rollup() -> dict[str, int]:
     """Count the current tenant's records into the control plane's rollup row."""
+
     def count(model, *where) -> int:
         return db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar_one()
 

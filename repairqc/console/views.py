@@ -28,8 +28,7 @@ def _platform_host_only():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_rate_limit, methods=["POST"],
-               deduct_when=lambda response: bool(g.get("sign_in_failed")))
+@limiter.limit(login_rate_limit, methods=["POST"], deduct_when=lambda response: bool(g.get("sign_in_failed")))
 def login():
     form = SignInForm()
     if form.validate_on_submit():

@@ -97,7 +97,9 @@ def load_tenant_ref(tenant_id: int) -> TenantRef:
 def job_context(app: Flask, tenant_id: int | None, name: str):
     """App context + tenant + actor + unit of work: what every job body runs inside."""
     with app.app_context():
-        tenant_cm = tenant_context(load_tenant_ref(tenant_id)) if tenant_id is not None else contextlib.nullcontext()
+        tenant_cm = (
+            tenant_context(load_tenant_ref(tenant_id)) if tenant_id is not None else contextlib.nullcontext()
+        )
         with tenant_cm, acting_as(Actor("system", None, f"job:{name}")), unit_of_work():
             yield
 

@@ -45,27 +45,29 @@ class RepairOrderStatus(LabelledEnum):
     CANCELLED = "cancelled"
 
 
-enum_labels({
-    ContactChannel.PHONE: _l("Phone"),
-    ContactChannel.SMS: _l("SMS"),
-    ContactChannel.EMAIL: _l("E-mail"),
-    ContactChannel.WECHAT: _l("WeChat"),
-    DeviceCategory.SMARTPHONE: _l("Smartphone"),
-    DeviceCategory.LAPTOP: _l("Laptop"),
-    DeviceCategory.TABLET: _l("Tablet"),
-    DeviceCategory.OTHER: _l("Other"),
-    RepairOrderStatus.RECEIVED: _l("Received"),
-    RepairOrderStatus.DIAGNOSING: _l("Diagnosing"),
-    RepairOrderStatus.QUOTED: _l("Quoted"),
-    RepairOrderStatus.APPROVED: _l("Approved"),
-    RepairOrderStatus.IN_REPAIR: _l("In repair"),
-    RepairOrderStatus.QC: _l("Quality check"),
-    RepairOrderStatus.READY: _l("Ready for pick-up"),
-    RepairOrderStatus.DELIVERED: _l("Delivered"),
-    RepairOrderStatus.CLOSED: _l("Closed"),
-    RepairOrderStatus.DECLINED: _l("Declined"),
-    RepairOrderStatus.CANCELLED: _l("Cancelled"),
-})
+enum_labels(
+    {
+        ContactChannel.PHONE: _l("Phone"),
+        ContactChannel.SMS: _l("SMS"),
+        ContactChannel.EMAIL: _l("E-mail"),
+        ContactChannel.WECHAT: _l("WeChat"),
+        DeviceCategory.SMARTPHONE: _l("Smartphone"),
+        DeviceCategory.LAPTOP: _l("Laptop"),
+        DeviceCategory.TABLET: _l("Tablet"),
+        DeviceCategory.OTHER: _l("Other"),
+        RepairOrderStatus.RECEIVED: _l("Received"),
+        RepairOrderStatus.DIAGNOSING: _l("Diagnosing"),
+        RepairOrderStatus.QUOTED: _l("Quoted"),
+        RepairOrderStatus.APPROVED: _l("Approved"),
+        RepairOrderStatus.IN_REPAIR: _l("In repair"),
+        RepairOrderStatus.QC: _l("Quality check"),
+        RepairOrderStatus.READY: _l("Ready for pick-up"),
+        RepairOrderStatus.DELIVERED: _l("Delivered"),
+        RepairOrderStatus.CLOSED: _l("Closed"),
+        RepairOrderStatus.DECLINED: _l("Declined"),
+        RepairOrderStatus.CANCELLED: _l("Cancelled"),
+    }
+)
 
 
 class StoreOwned:
@@ -85,8 +87,9 @@ class Customer(StoreOwned, Timestamped, Versioned, TenantBase):
     __chapter__ = "ch2"
 
     id: Mapped[int] = field(_l("ID"), primary_key=True)
-    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True,
-                                  help=_l("The store that registered the customer"))
+    store_id: Mapped[int] = field(
+        _l("Store"), sa.ForeignKey("stores.id"), index=True, help=_l("The store that registered the customer")
+    )
     full_name: Mapped[str] = field(_l("Full name"), sa.String(200))
     phone: Mapped[str | None] = field(_l("Phone"), sa.String(40), index=True)
     email: Mapped[str | None] = field(_l("Email"), sa.String(254))
@@ -122,8 +125,9 @@ class Device(StoreOwned, Timestamped, Versioned, TenantBase):
     )
     accessories: Mapped[str | None] = field(_l("Accessories"), sa.Text, help=_l("Case, charger, SIM card..."))
     #: Held encrypted (HB §6.1.2 customer privacy, §7.3.1(2) encryption).
-    passcode: Mapped[str | None] = field(_l("Passcode"), EncryptedString(), secret=True,
-                                         help=_l("Stored encrypted"))
+    passcode: Mapped[str | None] = field(
+        _l("Passcode"), EncryptedString(), secret=True, help=_l("Stored encrypted")
+    )
 
     store: Mapped[Store] = relationship()
     customer: Mapped[Customer] = relationship(back_populates="devices")
@@ -145,11 +149,14 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
     device_id: Mapped[int] = field(_l("Device"), sa.ForeignKey("devices.id"), index=True)
     #: Changed only by the workflow's single transition method, never by a form.
     status: Mapped[RepairOrderStatus] = field(
-        _l("Status"), enum_column(RepairOrderStatus), default=RepairOrderStatus.RECEIVED,
+        _l("Status"),
+        enum_column(RepairOrderStatus),
+        default=RepairOrderStatus.RECEIVED,
         info={"readonly": True},
     )
-    fault_symptoms: Mapped[str] = field(_l("Fault symptoms"), sa.Text,
-                                        help=_l("As the customer describes them (HB §2.1.2(1))"))
+    fault_symptoms: Mapped[str] = field(
+        _l("Fault symptoms"), sa.Text, help=_l("As the customer describes them (HB §2.1.2(1))")
+    )
     customer_requirements: Mapped[str | None] = field(_l("Customer requirements"), sa.Text)
     received_by_id: Mapped[int | None] = field(_l("Received by"), sa.ForeignKey("staff_users.id"))
     technician_id: Mapped[int | None] = field(_l("Technician"), sa.ForeignKey("staff_users.id"), index=True)

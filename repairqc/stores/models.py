@@ -21,7 +21,9 @@ class Chain(Timestamped, Versioned, TenantBase):
     __chapter__ = "organisation"
 
     id: Mapped[int] = field(_l("ID"), primary_key=True)
-    code: Mapped[str] = field(_l("Code"), sa.String(20), unique=True, help=_l("Short code, unique in the provider"))
+    code: Mapped[str] = field(
+        _l("Code"), sa.String(20), unique=True, help=_l("Short code, unique in the provider")
+    )
     name: Mapped[str] = field(_l("Name"), sa.String(200))
     description: Mapped[str | None] = field(_l("Description"), sa.Text)
     is_active: Mapped[bool] = field(_l("Active"), default=True)
@@ -69,8 +71,9 @@ class Store(Timestamped, Versioned, TenantBase):
     address: Mapped[str | None] = field(_l("Address"), sa.Text)
     phone: Mapped[str | None] = field(_l("Phone"), sa.String(40))
     email: Mapped[str | None] = field(_l("Email"), sa.String(254))
-    timezone: Mapped[str] = field(_l("Time zone"), sa.String(64), default="UTC",
-                                  help=_l("IANA name, e.g. Asia/Shanghai"))
+    timezone: Mapped[str] = field(
+        _l("Time zone"), sa.String(64), default="UTC", help=_l("IANA name, e.g. Asia/Shanghai")
+    )
     opened_on: Mapped[date | None] = field(_l("Opened on"))
     is_active: Mapped[bool] = field(_l("Active"), default=True)
 

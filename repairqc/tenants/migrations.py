@@ -67,8 +67,9 @@ def _run(connection: sa.Connection, plane: str, version_schema: str | None, fn, 
             env.run_migrations()
 
 
-def upgrade_connection(connection: sa.Connection, plane: str, version_schema: str | None,
-                       target: str = "head") -> None:
+def upgrade_connection(
+    connection: sa.Connection, plane: str, version_schema: str | None, target: str = "head"
+) -> None:
     script = script_directory(plane)
     _run(connection, plane, version_schema, lambda rev, ctx: script._upgrade_revs(target, rev), target)
 

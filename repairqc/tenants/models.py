@@ -6,9 +6,8 @@ import re
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from repairqc.db import ControlBase, TenantRef, utcnow
 from repairqc.models_base import LabelledEnum, enum_labels
@@ -16,8 +15,25 @@ from repairqc.tenants import ddl
 
 #: Slugs become sub-domains: lowercase DNS labels, no leading/trailing hyphen, not reserved.
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-RESERVED_SLUGS = frozenset({"www", "admin", "api", "app", "mail", "static", "console", "control",
-                            "tenant", "billing", "status", "help", "support", "signup", "login"})
+RESERVED_SLUGS = frozenset(
+    {
+        "www",
+        "admin",
+        "api",
+        "app",
+        "mail",
+        "static",
+        "console",
+        "control",
+        "tenant",
+        "billing",
+        "status",
+        "help",
+        "support",
+        "signup",
+        "login",
+    }
+)
 
 
 class TenantStatus(LabelledEnum):
@@ -28,13 +44,15 @@ class TenantStatus(LabelledEnum):
     FAILED = "failed"
 
 
-enum_labels({
-    TenantStatus.PROVISIONING: _l("Being set up"),
-    TenantStatus.ACTIVE: _l("Active"),
-    TenantStatus.SUSPENDED: _l("Suspended"),
-    TenantStatus.CANCELLED: _l("Cancelled"),
-    TenantStatus.FAILED: _l("Set-up failed"),
-})
+enum_labels(
+    {
+        TenantStatus.PROVISIONING: _l("Being set up"),
+        TenantStatus.ACTIVE: _l("Active"),
+        TenantStatus.SUSPENDED: _l("Suspended"),
+        TenantStatus.CANCELLED: _l("Cancelled"),
+        TenantStatus.FAILED: _l("Set-up failed"),
+    }
+)
 
 
 class Tenant(ControlBase):

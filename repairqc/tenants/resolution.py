@@ -54,9 +54,7 @@ def lookup(host: str) -> ResolvedTenant | None:
         hit = _cache.get(host)
         if hit and hit[0] > now:
             return hit[1]
-    row = db.control.execute(
-        sa.select(Tenant).join(Domain).where(Domain.host == host)
-    ).scalar_one_or_none()
+    row = db.control.execute(sa.select(Tenant).join(Domain).where(Domain.host == host)).scalar_one_or_none()
     resolved = (
         ResolvedTenant(row.ref, row.name, row.status, row.status_reason, row.default_locale) if row else None
     )

@@ -41,7 +41,9 @@ class ProvisioningFailed(DomainError):
 def migrator() -> TenantMigrator:
     """The app's migrator; on PostgreSQL it shares the app's connection pool."""
     engine = db.state.raw_control if db.backend == "postgresql" else None
-    return TenantMigrator(current_app.config["DATABASE_URL"], current_app.config["TENANT_DATA_DIR"], engine=engine)
+    return TenantMigrator(
+        current_app.config["DATABASE_URL"], current_app.config["TENANT_DATA_DIR"], engine=engine
+    )
 
 
 def get_tenant(slug: str) -> Tenant:
@@ -54,8 +56,11 @@ def get_tenant(slug: str) -> Tenant:
 def validate_slug(slug: str) -> str:
     if not SLUG_RE.match(slug or ""):
         raise DomainError(
-            _("“%(slug)s” cannot be used as an address: use 1 to 40 lowercase letters, digits and "
-              "hyphens, starting and ending with a letter or digit.", slug=slug),
+            _(
+                "“%(slug)s” cannot be used as an address: use 1 to 40 lowercase letters, digits and "
+                "hyphens, starting and ending with a letter or digit.",
+                slug=slug,
+            ),
             field="slug",
         )
     if slug in RESERVED_SLUGS:
@@ -69,8 +74,9 @@ def validate_host(host: str) -> str:
     host = (host or "").strip().lower().rstrip(".")
     base = current_app.config["BASE_DOMAIN"]
     if not HOST_RE.match(host) or host in {base, f"www.{base}"}:
-        raise DomainError(_("“%(host)s” is not a host name that can be given to a tenant.", host=host),
-                          field="host")
+        raise DomainError(
+            _("“%(host)s” is not a host name that can be given to a tenant.", host=host), field="host"
+        )
     if db.control.execute(sa.select(Domain.id).where(Domain.host == host)).first():
         raise DomainError(_("The host name “%(host)s” already belongs to a tenant.", host=host), field="host")
     return host
@@ -105,8 +111,9 @@ def create_tenant(slug: str, name: str, seed: Seeder | None = None) -> Tenant:
         tenant.status_changed_at = utcnow()
         db.control.commit()
         logger.exception("provisioning tenant %s failed", slug)
-        raise ProvisioningFailed(_("Setting up %(slug)s failed: %(reason)s", slug=slug,
-                                   reason=tenant.status_reason)) from exc
+        raise ProvisioningFailed(
+            _("Setting up %(slug)s failed: %(reason)s", slug=slug, reason=tenant.status_reason)
+        ) from exc
     db.control.refresh(tenant)
     return tenant
 
@@ -185,9 +192,8 @@ def _provision_sqlite(ref: TenantRef, seed: Seeder | None) -> None:
         if seed is not None:
             engine = _sqlite_tenant_engine(str(scratch), ref.schema)
             try:
-                with engine.connect() as conn, conn.begin():
-                    with _seeding(ref, conn):
-                        seed()
+                with engine.connect() as conn, conn.begin(), _seeding(ref, conn):
+                    seed()
             finally:
                 engine.dispose()
         os.replace(scratch, final)  # the tenant appears whole or not at all
