@@ -216,3 +216,11 @@ def test_new_tenants_start_at_the_new_head(fresh_app, add_revision):
 def test_control_plane_upgrade_is_idempotent(fresh_app):
     migrations.upgrade_control(db.state.raw_control)
     assert migrations.control_revision(db.state.raw_control) == migrations.head("control")
+
+
+def test_control_plane_migrations_match_the_models(fresh_app):
+    with db.state.raw_control.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL search_path TO control")
+        diff = compare_metadata(MigrationContext.configure(conn), migrations.autogenerate_metadata("control"))
+    assert [d for d in diff if "alembic_version" not in str(d)] == []

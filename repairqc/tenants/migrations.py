@@ -284,6 +284,22 @@ def render_item(type_: str, obj, autogen_context):
     return False
 
 
+def run_autogenerate_env(plane: str) -> None:
+    """The body of both env.py files: compare the models with a scratch database at head."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=autogenerate_metadata(plane),
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        render_item=render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def new_revision(plane: str, message: str) -> str:
     """Autogenerate a revision for `plane` against a scratch SQLite database at head."""
     import tempfile
