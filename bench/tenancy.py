@@ -26,6 +26,7 @@ import cProfile
 import math
 import os
 import platform
+import resource
 import shutil
 import statistics
 import sys
@@ -34,6 +35,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -211,6 +213,7 @@ class Provisioning:
         self.cpu: list[float] = []
         self.sql: list[float] = []
         self.statements: list[int] = []
+        self.started: list[float] = []  # Unix time, to line outliers up with the server log
         self.analyze_seconds = 0.0
 
 
@@ -234,6 +237,7 @@ def provision(
         for i in range(start, start + count):
             sql_before, statements_before = timer.seconds, timer.count
             cpu_before = time.process_time()
+            result.started.append(time.time())
             begin = time.perf_counter()
             with unit_of_work():
                 services.create_tenant(f"bench-{i:05d}", f"Bench provider {i}")
@@ -258,9 +262,11 @@ def report_provisioning(prefix: str, result: Provisioning, latencies_file: Path 
     out(f"{prefix}_over_200ms", len(slow))
     if latencies_file is not None:
         with latencies_file.open("w") as f:
-            f.write("index,wall_ms,python_cpu_ms,in_sql_ms,statements\n")
-            for i, row in enumerate(zip(result.wall, result.cpu, result.sql, result.statements, strict=True)):
-                f.write(f"{i},{row[0] * 1000:.2f},{row[1] * 1000:.2f},{row[2] * 1000:.2f},{row[3]}\n")
+            f.write("index,started_utc,wall_ms,python_cpu_ms,in_sql_ms,statements\n")
+            rows = zip(result.started, result.wall, result.cpu, result.sql, result.statements, strict=True)
+            for i, (started, wall, cpu, sql, statements) in enumerate(rows):
+                stamp = datetime.fromtimestamp(started, UTC).strftime("%H:%M:%S.%f")[:-3]
+                f.write(f"{i},{stamp},{wall * 1000:.2f},{cpu * 1000:.2f},{sql * 1000:.2f},{statements}\n")
 
 
 def server_activity(admin: sa.Engine, own_database: str) -> dict[str, int]:
@@ -277,6 +283,35 @@ def server_activity(admin: sa.Engine, own_database: str) -> dict[str, int]:
             {"db": own_database},
         ).scalar()
     return {"checkpoints": checkpoints, "other_sessions": others}
+
+
+class CpuMeter:
+    """CPU seconds of this process, of its finished children (the --jobs workers) and the machine."""
+
+    def __init__(self) -> None:
+        self.own = time.process_time()
+        self.children = self._children()
+        self.machine = self._machine()
+
+    @staticmethod
+    def _children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except OSError:
+            return 0, 0
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    def summary(self) -> str:
+        total, idle = self._machine()
+        busy = 1 - (idle - self.machine[1]) / max(1, total - self.machine[0])
+        return (f"this process {time.process_time() - self.own:.2f} s, "
+                f"workers {self._children() - self.children:.2f} s, "
+                f"all cores busy {busy * 100:.0f}% (PostgreSQL and other processes included)")
 
 
 def load() -> str:
@@ -462,6 +497,7 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
             for jobs, column in ((1, "bench_loyalty_tier"), (2, "bench_referral_code")):
                 revision = write_additive_revision(copy, column)
                 note(f"applying {revision} (customers.{column} + index) to {len(pairs)} tenants, jobs={jobs}")
+                cpu = CpuMeter()
                 with profiled(args.profile if jobs == 1 else None, f"upgrade_additive_jobs{jobs}"):
                     seconds, report = timed(
                         lambda jobs=jobs: migrations.upgrade_all(migrator, pairs, jobs=jobs)
@@ -469,6 +505,7 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
                 name = f"upgrade_additive_seconds_jobs{jobs}"
                 out(name, seconds)
                 target_line(name, seconds)
+                out(f"upgrade_additive_jobs{jobs}_cpu", cpu.summary())
                 out(f"upgrade_additive_jobs{jobs}_per_tenant_ms", seconds / max(1, len(pairs)) * 1000)
                 out(
                     f"upgrade_additive_jobs{jobs}_report",

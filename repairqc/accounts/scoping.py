@@ -48,6 +48,19 @@ def scoped_select(model: type[TenantBase], action: Action = Action.VIEW) -> sa.S
     return stmt if condition is None else stmt.where(condition)
 
 
+def selectable_query(model: type[TenantBase]) -> Query:
+    """Rows offered in dropdowns: those of the stores the user works in.
+
+    This is not the admin permission on `model`: front desk cannot open the staff list but
+    must still pick the technician of their store. Other stores' rows are never offered.
+    """
+    query = db.session.query(model)
+    stores = current_grants().visible_stores()
+    if stores is None or not is_store_scoped(model):
+        return query
+    return query.filter(model.store_scope(stores))
+
+
 def get_scoped(model: type[TenantBase], pk: Any, action: Action = Action.VIEW) -> TenantBase | None:
     """One row by primary key, or None if it does not exist *or* is outside the user's scope."""
     mapper = sa.inspect(model)

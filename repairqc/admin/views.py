@@ -8,6 +8,7 @@ and menu groups are read from the mapped classes; permissions come from the matr
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -19,7 +20,9 @@ from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.model.base import FilterGroup
+from flask_babel import format_datetime
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import RelationshipDirection
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,10 +31,10 @@ from wtforms.validators import ValidationError
 
 from repairqc.accounts.models import StaffUser
 from repairqc.accounts.permissions import MATRIX, Action, current_grants
-from repairqc.accounts.scoping import get_scoped, row_allowed, scope_condition, scoped_query
+from repairqc.accounts.scoping import get_scoped, row_allowed, scope_condition, scoped_query, selectable_query
 from repairqc.admin.fields import FilterConverter, ModelConverter
 from repairqc.chapters import CHAPTERS
-from repairqc.db import TenantBase, current_tenant_or_none, db
+from repairqc.db import TenantBase, UTCDateTime, current_tenant_or_none, db
 from repairqc.errors import DomainError
 from repairqc.models_base import Versioned
 
@@ -265,6 +268,18 @@ def _is_enum(column: sa.Column) -> bool:
     return isinstance(column.type, sa.Enum)
 
 
+def _is_datetime(column: sa.Column) -> bool:
+    return isinstance(column.type, UTCDateTime)
+
+
+def _utc_datetime(value: datetime) -> str:
+    return format_datetime(value, "yyyy-MM-dd HH:mm 'UTC'", rebase=False)
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _enum_label(value: Any) -> str:
     return getattr(value, "label", value)
 
@@ -282,7 +297,11 @@ def _formatter(display):
 def _foreign_key_options(target: type[TenantBase]) -> list[tuple[str, str]]:
     if not has_request_context():  # Flask-Admin also asks once at start-up; scope needs a user
         return []
-    return [(str(obj.id), str(obj)) for obj in scoped_query(target, Action.VIEW).limit(500)]
+    return [(str(obj.id), str(obj)) for obj in selectable_query(target).limit(500)]
+
+
+#: Shown in details and exports, not in lists, where they only widen the table.
+BOOKKEEPING_COLUMNS = frozenset({"created_at", "updated_at", "version"})
 
 
 def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
@@ -295,9 +314,11 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
                 by_fk[column.key] = rel
 
     formatters: dict[str, Any] = {}
+    list_formatters: dict[str, Any] = {}  # list page only; details and export show the full value
     labels: dict[str, Any] = {}
     descriptions: dict[str, Any] = {}
-    listed: list[str] = []
+    listed: list[str] = []  # details and export: every column
+    in_table: list[str] = []  # list page: the columns that identify a row
     searchable: list[str] = []
     filters: list[Any] = []
     form_columns: list[str] = []
@@ -317,7 +338,15 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
         if info.get("secret"):
             continue  # never listed, filtered, searched or exported
         listed.append(key)
-        display = info.get("display") or (_enum_label if _is_enum(column) else None)
+        if not isinstance(column.type, sa.JSON) and prop.key not in BOOKKEEPING_COLUMNS:
+            in_table.append(key)
+        if isinstance(column.type, sa.Text) and not info.get("display"):
+            list_formatters[key] = _formatter(_shortened)
+        if _is_datetime(column):
+            descriptions.setdefault(key, _l("Date and time in UTC"))
+        display = info.get("display") or (
+            _enum_label if _is_enum(column) else _utc_datetime if _is_datetime(column) else None
+        )
         if display is not None:
             formatters[key] = _formatter(display)
         if rel is not None:
@@ -327,23 +356,20 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
                     column, _label(column), options=partial(_foreign_key_options, target)
                 )
             )
-            form_args[key] = {"query_factory": partial(scoped_query, target, Action.VIEW)}
-        elif (
-            _is_enum(column)
-            or isinstance(column.type, sa.Boolean | sa.Date | sa.DateTime)
-            or (getattr(column.type, "impl", None) is not None and isinstance(column.type.impl, sa.DateTime))
-        ):
+            form_args[key] = {"query_factory": partial(selectable_query, target)}
+        elif _is_enum(column) or _is_datetime(column) or isinstance(column.type, sa.Boolean | sa.Date):
             filters.append(prop.key)
         elif isinstance(column.type, sa.String | sa.Text):
             searchable.append(prop.key)
 
     attrs: dict[str, Any] = {
-        "column_list": listed,
+        "column_list": in_table,
         "column_details_list": listed,
         "column_export_list": listed,
         "column_labels": labels,
-        "column_formatters": formatters,
+        "column_formatters": {**formatters, **list_formatters},
         "column_formatters_export": formatters,
+        "column_formatters_detail": formatters,
         "column_descriptions": descriptions,
         "column_searchable_list": searchable,
         "column_filters": filters,
