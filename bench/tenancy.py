@@ -14,8 +14,20 @@ The additive revisions are written into a *copy* of ``migrations/`` in a tempora
 repository's migrations are never modified. ``repairqc.tenants.migrations.MIGRATIONS_DIR`` is
 pointed at the copy (and restored afterwards); ``--jobs 2`` workers are forked, so they inherit it.
 
-``--profile DIR`` writes cProfile statistics of the provisioning sample, one status run and the
-additive upgrade (jobs=1) to DIR (``*.prof``, read with ``python -m pstats``).
+Diagnostics (see docs/benchmarks.md for what they showed):
+
+* ``--profile DIR`` writes cProfile statistics of the provisioning sample, one status run and the
+  additive upgrade (jobs=1) to DIR (``*.prof``, read with ``python -m pstats``). Profiling slows
+  everything down: do not quote figures from a profiled run.
+* ``--latencies FILE`` writes one CSV row per tenant of the provisioning sample (start time, wall,
+  Python CPU, time inside SQL statements), to line outliers up with PostgreSQL's log.
+* ``--analyze-every N`` runs ANALYZE (untimed) every N tenants, standing in for autovacuum on a
+  server that has it off: without catalog statistics PostgreSQL plans Alembic's per-tenant
+  ``alembic_version`` lookup badly, and upgrades slow down as tenants are added.
+
+The machine may be shared: the run prints the load average, other client sessions on the server and
+the checkpoints that happened during the provisioning sample (other databases being dropped force
+checkpoints, which sync every dirty file of the 1,000 tenant schemas too).
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import math
 import os
 import platform
@@ -77,13 +90,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank - 1]
 
 
-def report_latencies(prefix: str, seconds: list[float]) -> None:
+def report_latencies(prefix: str, seconds: list[float], first: bool = True) -> None:
     ms = [s * 1000 for s in seconds]
     out(f"{prefix}_n", len(ms))
     out(f"{prefix}_p50_ms", statistics.median(ms))
     out(f"{prefix}_p95_ms", percentile(ms, 95))
     out(f"{prefix}_max_ms", max(ms))
-    out(f"{prefix}_first_ms", ms[0])
+    if first:
+        out(f"{prefix}_first_ms", ms[0])
 
 
 def target_line(name: str, value: float) -> None:
@@ -109,6 +123,10 @@ def profiled(directory: Path | None, name: str) -> Iterator[None]:
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    # A full collection first: after 1,000 provisionings this process's heap is large, and a
+    # collection landing inside a sub-second measurement adds ~0.1 s that a fresh CLI process
+    # would not pay.
+    gc.collect()
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
@@ -253,8 +271,10 @@ def provision(
     return result
 
 
-def report_provisioning(prefix: str, result: Provisioning, latencies_file: Path | None = None) -> None:
-    report_latencies(prefix, result.wall)
+def report_provisioning(
+    prefix: str, result: Provisioning, latencies_file: Path | None = None, first: bool = True
+) -> None:
+    report_latencies(prefix, result.wall, first)
     out(f"{prefix}_p50_python_cpu_ms", statistics.median(result.cpu) * 1000)
     out(f"{prefix}_p50_in_sql_statements_ms", statistics.median(result.sql) * 1000)
     out(f"{prefix}_statements_per_tenant", statistics.median(result.statements))
@@ -309,9 +329,11 @@ class CpuMeter:
     def summary(self) -> str:
         total, idle = self._machine()
         busy = 1 - (idle - self.machine[1]) / max(1, total - self.machine[0])
-        return (f"this process {time.process_time() - self.own:.2f} s, "
-                f"workers {self._children() - self.children:.2f} s, "
-                f"all cores busy {busy * 100:.0f}% (PostgreSQL and other processes included)")
+        return (
+            f"this process {time.process_time() - self.own:.2f} s, "
+            f"workers {self._children() - self.children:.2f} s, "
+            f"all cores busy {busy * 100:.0f}% (PostgreSQL and other processes included)"
+        )
 
 
 def load() -> str:
@@ -430,7 +452,7 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
             last = Provisioning()
             last.wall, last.cpu = later.wall[-sample:], later.cpu[-sample:]
             last.sql, last.statements = later.sql[-sample:], later.statements[-sample:]
-            report_provisioning("provision_last", last)
+            report_provisioning("provision_last", last, first=False)
         out("load_after_provisioning", load())
 
         if args.analyze_every:
@@ -454,6 +476,14 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
         target_line("status_seconds", status_median)
         out("status_exit_code", runs[-1][1])
         out("status_output", runs[-1][2])
+        # A deploy gate runs `flask tenants status` in a new process: a new connection, whose
+        # PostgreSQL backend must load 1,000 version tables into its caches again.
+        cold = []
+        for _ in range(args.repeat):
+            db.state.raw_control.dispose()
+            cold.append(status()[0])
+        out("status_new_connection_runs_seconds", ", ".join(f"{s:.3f}" for s in cold))
+        out("status_new_connection_seconds", statistics.median(cold))
         with profiled(args.profile, "status"):
             status()
         # where the time of `status` goes
@@ -534,6 +564,7 @@ def bench_postgresql(args: argparse.Namespace, admin: sa.Engine, url: str, work:
 
 
 def bench_sqlite(args: argparse.Namespace, work: Path) -> None:
+    # Runs only after the PostgreSQL app is finished with (one app at a time, as in production).
     folder = work / "sqlite"
     app = make_app(f"sqlite:///{folder / 'control.db'}", folder / "tenants")
     with app.app_context():

@@ -224,3 +224,17 @@ def test_control_plane_migrations_match_the_models(fresh_app):
             conn.exec_driver_sql("SET LOCAL search_path TO control")
         diff = compare_metadata(MigrationContext.configure(conn), migrations.autogenerate_metadata("control"))
     assert [d for d in diff if "alembic_version" not in str(d)] == []
+
+
+def test_revisions_are_read_in_chunks_with_the_same_result(backend, monkeypatch):
+    """Chunking bounds the locks one transaction holds; it must not change the answer."""
+    schemas = [backend.alpha.ref.schema, backend.beta.ref.schema, "t_999998"]
+    with backend.app.app_context():
+        whole = services.migrator().revisions(schemas)
+        monkeypatch.setattr(migrations, "REVISION_CHUNK", 1)
+        assert services.migrator().revisions(schemas) == whole
+    assert whole == {
+        schemas[0]: migrations.head("tenant"),
+        schemas[1]: migrations.head("tenant"),
+        "t_999998": None,
+    }

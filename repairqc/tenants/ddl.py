@@ -64,9 +64,11 @@ def attach_sqlite(dbapi_conn, path: str, schema: str) -> None:
 
 
 def tenant_revisions_postgresql(conn: sa.Connection, schemas: Iterable[str]) -> dict[str, str | None]:
-    """Every listed tenant's Alembic revision in one round trip (a UNION ALL over version tables).
+    """The listed tenants' Alembic revisions in one round trip (a UNION ALL over version tables).
 
-    Schemas without a version table (e.g. provisioning failed half-way) report None.
+    Each version table read takes a lock until the transaction ends, so callers pass bounded
+    chunks and end the transaction between them (`TenantMigrator.revisions`). Schemas without a
+    version table (e.g. provisioning failed half-way) report None.
     """
     schemas = [checked(s) for s in schemas]
     if not schemas:
@@ -82,11 +84,10 @@ def tenant_revisions_postgresql(conn: sa.Connection, schemas: Iterable[str]) -> 
     )
     result: dict[str, str | None] = dict.fromkeys(schemas)
     found = [s for s in schemas if s in present]
-    for start in range(0, len(found), 500):  # keep each statement a reasonable size
-        chunk = found[start : start + 500]
+    if found:
         union = " UNION ALL ".join(
             f"SELECT '{s}' AS schema, version_num FROM {_quoted(conn.dialect, s)}.alembic_version"
-            for s in chunk
+            for s in found
         )
         for schema, version in conn.exec_driver_sql(union):
             result[schema] = version

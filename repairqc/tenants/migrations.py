@@ -29,6 +29,8 @@ from repairqc.tenants import ddl
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 PLANES = ("control", "tenant")
+#: Tenants whose revision is read in one statement and one transaction.
+REVISION_CHUNK = 500
 
 
 def alembic_config(plane: str) -> Config:
@@ -136,8 +138,16 @@ class TenantMigrator:
 
     def revisions(self, schemas: list[str]) -> dict[str, str | None]:
         if self.backend == "postgresql":
+            result: dict[str, str | None] = {}
             with self.engine.connect() as conn:
-                return ddl.tenant_revisions_postgresql(conn, schemas)
+                for start in range(0, len(schemas), REVISION_CHUNK):
+                    # One transaction per chunk: every table read holds a lock until commit, and
+                    # thousands at once exhaust max_locks_per_transaction (64 x connections).
+                    with conn.begin():
+                        result.update(
+                            ddl.tenant_revisions_postgresql(conn, schemas[start : start + REVISION_CHUNK])
+                        )
+            return result
         result: dict[str, str | None] = {}
         for schema in schemas:
             path = self.tenant_file(schema)
