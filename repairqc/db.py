@@ -96,6 +96,10 @@ class NoTenantBound(RuntimeError):
     """A tenant table was queried with no tenant bound (fails closed, design.md §2)."""
 
 
+class TenantStorageMissing(RuntimeError):
+    """The tenant is registered but its SQLite file is gone (restore it from a backup)."""
+
+
 class TenantSwitchError(RuntimeError):
     """A session that started on one tenant was asked to continue on another."""
 
@@ -282,7 +286,7 @@ def _sqlite_tenant_engine(path: str, schema: str) -> sa.Engine:
     makes an unmapped ``tenant`` token fail ("unknown database") instead of reading elsewhere.
     """
     if not Path(path).exists():
-        raise FileNotFoundError(f"tenant database {path} does not exist")
+        raise TenantStorageMissing(f"tenant database {path} does not exist")
     engine = sa.create_engine(
         "sqlite://",
         poolclass=QueuePool,

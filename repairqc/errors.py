@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from repairqc.db import TenantStorageMissing
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,22 @@ def register_error_handlers(app: Flask) -> None:
         return render_template(
             "errors/error.html", code=exc.status_code, message=exc.message
         ), exc.status_code
+
+    @app.errorhandler(sa.exc.DataError)
+    @app.errorhandler(OverflowError)
+    def _bad_value(exc: Exception):
+        # A value the database cannot store or compare (an id beyond the integer range, ...).
+        from repairqc.db import db
+
+        db.session.rollback()
+        message = _("A value in the request is out of range or of the wrong kind.")
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(TenantStorageMissing)
+    def _storage_missing(exc: TenantStorageMissing):
+        logger.error("%s", exc)
+        message = _("This account's data is temporarily unavailable. The operators have been told.")
+        return render_template("errors/error.html", code=503, message=message), 503
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

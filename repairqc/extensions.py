@@ -20,4 +20,9 @@ def login_rate_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-__all__ = ["babel", "csrf", "db", "limiter", "login_manager", "login_rate_limit"]
+def account_login_rate_limit() -> str:
+    """Failed sign-ins allowed per account (ACCOUNT_LOGIN_RATE_LIMIT), read per request."""
+    return current_app.config["ACCOUNT_LOGIN_RATE_LIMIT"]
+
+
+__all__ = ["account_login_rate_limit", "babel", "csrf", "db", "limiter", "login_manager", "login_rate_limit"]

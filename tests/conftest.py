@@ -76,6 +76,7 @@ def make_app(database_url: str, tenant_dir: Path, **overrides) -> Flask:
         "SESSION_COOKIE_SECURE": False,
         "WTF_CSRF_ENABLED": False,  # tests/test_security.py turns it back on
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "ACCOUNT_LOGIN_RATE_LIMIT": "1000 per minute",
         "MAIL_BACKEND": "console",
         "PREFERRED_URL_SCHEME": "http",
     }

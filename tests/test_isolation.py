@@ -14,11 +14,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from repairqc.accounts.models import StaffUser
 from repairqc.accounts.permissions import MATRIX, Action
 from repairqc.accounts.scoping import is_store_scoped
 from repairqc.admin.views import tenant_models
 from repairqc.db import db
-from tests.conftest import SeededTenant, in_tenant, sign_in
+from tests.conftest import PASSWORD, SeededTenant, in_tenant, sign_in
 
 
 @dataclass
@@ -122,6 +123,12 @@ def test_tenant_probe_fails_when_binding_is_broken_on_purpose(app, client, alpha
         return real_bind(self, swapped.get(schema, schema))
 
     assert sign_in(client, alpha, "owner").status_code == 302
+    # The session carries a credential fingerprint that would refuse beta's user of the same id
+    # (defence in depth); neutralise it so the crossed binding reaches the pages.
+    monkeypatch.setattr(StaffUser, "credential_fingerprint", lambda self: "same")
+    client.post(
+        "/login", base_url=f"http://{alpha.host}", data={"email": alpha.users["owner"], "password": PASSWORD}
+    )
     monkeypatch.setattr(type(db), "tenant_bind", crossed_bind)
     with pytest.raises(AssertionError, match="shows SENTINEL-B"):
         run_tenant_probe(app, client, alpha, beta, sign_in_first=False)

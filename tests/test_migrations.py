@@ -238,3 +238,76 @@ def test_revisions_are_read_in_chunks_with_the_same_result(backend, monkeypatch)
         schemas[1]: migrations.head("tenant"),
         "t_999998": None,
     }
+
+
+REBUILD_REVISION = '''"""test: rebuild staff_users (SQLite copies the table and drops the old one)"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{rev}"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    recreate = "always" if op.get_bind().dialect.name == "sqlite" else "auto"
+    with op.batch_alter_table("staff_users", recreate=recreate) as batch:
+        batch.add_column(sa.Column("nickname", sa.String(40), nullable=True))
+        batch.alter_column("phone", type_=sa.String(60))
+
+
+def downgrade():
+    pass
+'''
+
+
+def test_a_table_rebuild_keeps_the_rows_that_refer_to_it(fresh_app, tmp_path, monkeypatch):
+    """With foreign keys on, SQLite's DROP of the old table would cascade to role assignments."""
+    from repairqc.accounts.models import Role, RoleAssignment
+    from repairqc.accounts.services import create_staff_user
+    from repairqc.db import tenant_context
+
+    with unit_of_work():
+        tenant = services.create_tenant(
+            f"r{uuid.uuid4().hex[:6]}",
+            "Rebuild",
+            seed=lambda: create_staff_user(
+                "o@r.example.com", "O", "a-long-password", roles=[(Role.OWNER, None)]
+            ),
+        )
+    copy = tmp_path / "rebuild-migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    rev = uuid.uuid4().hex[:12]
+    (copy / "tenant" / "versions" / f"zz_{rev}_rebuild.py").write_text(
+        REBUILD_REVISION.format(rev=rev, down=migrations.head("tenant"))
+    )
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", copy)
+    migrations.script_directory.cache_clear()
+    try:
+        services.migrator().upgrade(tenant.schema)
+    finally:
+        migrations.script_directory.cache_clear()
+    db.state.forget_tenant(tenant.schema)
+    with tenant_context(tenant.ref):
+        assert db.session.execute(sa.select(sa.func.count()).select_from(RoleAssignment)).scalar() == 1
+        db.session.remove()
+
+
+@pytest.mark.parametrize("fresh_app", ["sqlite"], indirect=True)  # only SQLite keeps tenants in files
+def test_a_missing_sqlite_tenant_file_is_never_recreated(fresh_app, add_revision):
+    tenant = create(f"m{uuid.uuid4().hex[:6]}")
+    path = db.state.tenant_file(tenant.schema)
+    db.state.forget_tenant(tenant.schema)
+    path.rename(path.with_suffix(".lost"))
+    page = fresh_app.test_client().post(
+        "/login",
+        base_url=f"http://{tenant.slug}.localhost",
+        data={"email": "a@b.example.com", "password": "x"},
+    )
+    assert page.status_code == 503 and "temporarily unavailable" in page.text
+    add_revision()
+    result = fresh_app.test_cli_runner().invoke(args=["tenants", "upgrade", "--all"])
+    assert result.exit_code == 1 and f"FAILED {tenant.slug}" in result.output and "missing" in result.output
+    assert not path.exists()
+    assert fresh_app.test_cli_runner().invoke(args=["tenants", "status"]).exit_code == 1

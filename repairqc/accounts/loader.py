@@ -16,10 +16,13 @@ def load_user(user_id: str) -> StaffUser | Operator | None:
     kind, _, rest = user_id.partition(":")
     tenant = current_tenant_or_none()
     if kind == "staff":
-        tenant_id, _, raw = rest.partition(":")
+        tenant_id, _, rest = rest.partition(":")
+        raw, _, fingerprint = rest.partition(":")
         if tenant is None or not raw.isdigit() or tenant_id != str(tenant.id):
             return None
         user = db.session.get(StaffUser, int(raw))
+        if user is not None and user.credential_fingerprint() != fingerprint:
+            return None  # the password changed since this session or cookie was issued
     elif kind == "operator" and rest.isdigit():
         if tenant is not None:
             return None
@@ -32,6 +35,11 @@ def load_user(user_id: str) -> StaffUser | Operator | None:
 def actor_for(user: StaffUser | Operator, ip_address: str | None) -> Actor:
     kind = "staff" if isinstance(user, StaffUser) else "operator"
     return Actor(kind, user.id, user.email, ip_address)
+
+
+def act_as(user: StaffUser | Operator) -> None:
+    """From now on in this request, changes are recorded as `user`'s (sign-in, password reset)."""
+    _current_actor.set(actor_for(user, request.remote_addr))
 
 
 def bind_actor() -> None:

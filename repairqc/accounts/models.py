@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -74,9 +75,14 @@ class StaffUser(UserMixin, Timestamped, Versioned, TenantBase):
     )
 
     def get_id(self) -> str:
-        # Carries the tenant: the session and the remember-me cookie then work in this tenant
-        # only, and the prefix keeps staff ids apart from operators' (design.md §3).
-        return f"staff:{current_tenant().id}:{self.id}"
+        # Carries the tenant, so the session and the remember-me cookie work in this tenant only,
+        # and a fingerprint of the password, so changing it ends every other session. The prefix
+        # keeps staff ids apart from operators' (design.md §3).
+        return f"staff:{current_tenant().id}:{self.id}:{self.credential_fingerprint()}"
+
+    def credential_fingerprint(self) -> str:
+        """Changes whenever the password does (sessions and reset links die with it)."""
+        return hashlib.sha256((self.password_hash or "unset").encode()).hexdigest()[:16]
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)  # scrypt, werkzeug's default
@@ -128,14 +134,17 @@ class RoleAssignment(Timestamped, TenantBase):
 
     def validate(self) -> None:
         """HQ roles cover every store; store roles need exactly one (the table's check)."""
+        if self.role is None:
+            return
+        role = Role(self.role)
         has_store = self.store is not None or self.store_id is not None
-        if self.role is not None and self.role.is_tenant_wide and has_store:
+        if role.is_tenant_wide and has_store:
             raise DomainError(
-                _("%(role)s covers every store; leave the store empty.", role=self.role.label), field="store"
+                _("%(role)s covers every store; leave the store empty.", role=role.label), field="store"
             )
-        if self.role is not None and not self.role.is_tenant_wide and not has_store:
+        if not role.is_tenant_wide and not has_store:
             raise DomainError(
-                _("%(role)s is held for one store; choose the store.", role=self.role.label), field="store"
+                _("%(role)s is held for one store; choose the store.", role=role.label), field="store"
             )
 
     def __str__(self) -> str:

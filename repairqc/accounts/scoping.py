@@ -72,8 +72,15 @@ def row_allowed(obj: TenantBase, action: Action) -> bool:
     """May the current user `action` this row, as it now stands in memory?
 
     New and edited rows are judged by their (possibly changed) store; StaffUser and other models
-    scoped through a relation are judged by querying the stored row.
+    scoped through a relation are judged by querying the stored row. Accounts and roles are
+    further guarded by `guards.account_change_allowed` (no one manages a higher rank).
     """
+    from repairqc.accounts.guards import account_change_allowed
+
+    return _store_allowed(obj, action) and account_change_allowed(obj, action, current_grants())
+
+
+def _store_allowed(obj: TenantBase, action: Action) -> bool:
     model = type(obj)
     grants = current_grants()
     if not grants.can(model.__name__, action):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import secrets
 from collections.abc import Iterable
 from functools import partial
@@ -93,13 +92,8 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="repairqc-password-reset")
 
 
-def _hash_fingerprint(user: StaffUser) -> str:
-    # Changes whenever the password does, so a link works once and dies after any reset.
-    return hashlib.sha256((user.password_hash or "unset").encode()).hexdigest()[:16]
-
-
 def password_reset_token(user: StaffUser) -> str:
-    return _serializer().dumps({"t": current_tenant().id, "u": user.id, "h": _hash_fingerprint(user)})
+    return _serializer().dumps({"t": current_tenant().id, "u": user.id, "h": user.credential_fingerprint()})
 
 
 def user_for_reset_token(token: str) -> StaffUser:
@@ -110,7 +104,7 @@ def user_for_reset_token(token: str) -> StaffUser:
     except BadSignature:
         raise DomainError(_("This password-reset link is not valid. Ask for a new one.")) from None
     user = db.session.get(StaffUser, data.get("u")) if data.get("t") == current_tenant().id else None
-    if user is None or not user.is_active or data.get("h") != _hash_fingerprint(user):
+    if user is None or not user.is_active or data.get("h") != user.credential_fingerprint():
         raise DomainError(_("This password-reset link has already been used or is not valid."))
     return user
 

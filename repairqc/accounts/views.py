@@ -8,9 +8,11 @@ from flask_login import login_required, login_user, logout_user
 
 from repairqc.accounts import services
 from repairqc.accounts.forms import ForgotPasswordForm, ResetPasswordForm, SignInForm
+from repairqc.accounts.loader import act_as
 from repairqc.db import unit_of_work
 from repairqc.errors import DomainError
-from repairqc.extensions import limiter, login_rate_limit
+from repairqc.extensions import account_login_rate_limit, limiter, login_rate_limit
+from repairqc.tenants import resolution
 from repairqc.urls import safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -26,19 +28,32 @@ def _failed_attempt(response) -> bool:
     return bool(g.get("sign_in_failed"))
 
 
+def _tenant_key() -> str:
+    # The tenant, not the raw Host header: "x.localhost:81" and "x.localhost." are one tenant.
+    # (Flask-Limiter may ask before resolve_request has run, hence the cached lookup.)
+    tenant = g.get("tenant") or resolution.lookup(resolution.request_host())
+    return str(tenant.ref.id) if tenant else resolution.request_host()
+
+
+def _client_key() -> str:
+    return f"client|{_tenant_key()}|{request.remote_addr}"
+
+
+def _account_key() -> str:
+    # A second budget per account, so rotating client addresses does not buy more guesses.
+    return f"account|{_tenant_key()}|{services.normalise_email(request.form.get('email', ''))}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    login_rate_limit,
-    methods=["POST"],
-    deduct_when=_failed_attempt,
-    key_func=lambda: f"{request.remote_addr}|{request.host}",
-)
+@limiter.limit(login_rate_limit, methods=["POST"], deduct_when=_failed_attempt, key_func=_client_key)
+@limiter.limit(account_login_rate_limit, methods=["POST"], deduct_when=_failed_attempt, key_func=_account_key)
 def login():
     form = SignInForm()
     if form.validate_on_submit():
         with unit_of_work():
             user = services.authenticate(form.email.data, form.password.data)
             if user is not None:
+                act_as(user)
                 services.record_sign_in(user)
         if user is None:
             g.sign_in_failed = True
@@ -63,7 +78,8 @@ def logout():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(login_rate_limit, methods=["POST"], key_func=lambda: f"{request.remote_addr}|{request.host}")
+@limiter.limit(login_rate_limit, methods=["POST"], key_func=_client_key)
+@limiter.limit(account_login_rate_limit, methods=["POST"], key_func=_account_key)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -82,6 +98,7 @@ def reset_password(token: str):
         return render_template("errors/error.html", code=400, message=exc.message), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
+        act_as(user)  # the reset is the user's own change in the audit log
         with unit_of_work():
             services.reset_password(user, form.password.data)
         flash(_("Your password is changed. Sign in with the new one."), "success")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC
+from functools import partial
 
 from flask_admin.contrib.sqla import filters
 from flask_admin.contrib.sqla.form import AdminModelConverter
@@ -34,6 +35,20 @@ class UTCDateTimeField(DateTimeField):
         return self.data.astimezone(UTC).strftime(self.format[0]) if self.data else ""
 
 
+def _enum_value(value):
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _enum_member(enum_class: type[LabelledEnum], value):
+    """Form value -> enum member, so model rules see a member, not a bare string.
+
+    An unknown value raises ValueError, which WTForms reports as an invalid choice.
+    """
+    if value is None or value == "" or isinstance(value, enum_class):
+        return value or None
+    return enum_class(value)
+
+
 class ModelConverter(AdminModelConverter):
     @converts("UTCDateTime")
     def convert_utc_datetime(self, field_args, **extra):
@@ -52,7 +67,7 @@ class ModelConverter(AdminModelConverter):
         self._nullable_common(column, field_args)
         field_args["choices"] = choices
         field_args["validators"].append(validators.AnyOf(accepted))
-        field_args["coerce"] = lambda v: v.value if isinstance(v, enum.Enum) else v
+        field_args["coerce"] = partial(_enum_member, enum_class) if enum_class else _enum_value
         return Select2Field(**field_args)
 
     @converts("EncryptedString")
@@ -101,6 +116,16 @@ class EnumInList(_EnumByValue, filters.EnumFilterInList):
 class EnumNotInList(_EnumByValue, filters.EnumFilterNotInList):
     def clean(self, value):
         return self._members(filters.FilterNotInList.clean(self, value))
+
+
+class BoundedIntEqualFilter(filters.IntEqualFilter):
+    """Foreign-key filter: values that cannot be an integer key are ignored, not a 500."""
+
+    def validate(self, value) -> bool:
+        try:
+            return -(2**31) <= int(value) <= 2**31 - 1
+        except (TypeError, ValueError):
+            return False
 
 
 class FilterConverter(filters.FilterConverter):

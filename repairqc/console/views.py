@@ -11,7 +11,7 @@ from repairqc.accounts.forms import SignInForm
 from repairqc.console import services
 from repairqc.console.models import Operator, TenantRollup
 from repairqc.db import db, unit_of_work
-from repairqc.extensions import limiter, login_rate_limit
+from repairqc.extensions import account_login_rate_limit, limiter, login_rate_limit
 from repairqc.tenants.models import Domain, Tenant
 from repairqc.urls import safe_next
 
@@ -29,6 +29,12 @@ def _platform_host_only():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"], deduct_when=lambda response: bool(g.get("sign_in_failed")))
+@limiter.limit(
+    account_login_rate_limit,
+    methods=["POST"],
+    deduct_when=lambda response: bool(g.get("sign_in_failed")),
+    key_func=lambda: f"operator|{request.form.get('email', '').strip().lower()}",
+)
 def login():
     form = SignInForm()
     if form.validate_on_submit():

@@ -121,13 +121,18 @@ class TenantMigrator:
         return self.tenant_dir / f"{ddl.checked(schema)}.db"
 
     def file_engine(self, path: Path) -> sa.Engine:
-        """A tenant file opened as ``main``, with explicit BEGIN so DDL is transactional."""
+        """A tenant file opened as ``main``, with explicit BEGIN so DDL is transactional.
+
+        Foreign keys are OFF, as SQLite's ALTER TABLE procedure requires: batch migrations copy
+        a table and drop the old one, and with them ON that DROP deletes (or cascades to) every
+        child row. `upgrade` runs PRAGMA foreign_key_check before committing instead.
+        """
         engine = sa.create_engine(f"sqlite:///{path}", poolclass=NullPool)
 
         @sa.event.listens_for(engine, "connect")
         def _connect(dbapi_conn, record):
             dbapi_conn.isolation_level = None
-            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+            dbapi_conn.execute("PRAGMA foreign_keys=OFF")
             dbapi_conn.execute("PRAGMA busy_timeout=10000")
 
         @sa.event.listens_for(engine, "begin")
@@ -165,10 +170,18 @@ class TenantMigrator:
                 ddl.set_local_search_path(conn, schema)
                 upgrade_connection(conn, "tenant", schema, target)
         else:
-            engine = self.file_engine(self.tenant_file(schema))
+            path = self.tenant_file(schema)
+            if not path.exists():  # never create an empty tenant in place of a lost one
+                raise FileNotFoundError(f"tenant database {path} is missing; restore it from a backup")
+            engine = self.file_engine(path)
             try:
                 with engine.begin() as conn:
                     upgrade_connection(conn, "tenant", None, target)
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"migration left {len(broken)} broken references, e.g. {broken[0]}"
+                        )
             finally:
                 engine.dispose()
 
