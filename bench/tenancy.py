@@ -625,8 +625,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--database: letters, digits and underscores only")
     url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(
+            "DROP DATABASE IF EXISTS " + conn.dialect.identifier_preparer.quote(name) + " WITH (FORCE)"
+        )
+        conn.exec_driver_sql("CREATE DATABASE " + conn.dialect.identifier_preparer.quote(name))
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="repairqc-bench-") as tmp:
@@ -636,7 +638,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.exec_driver_sql(
+                    "DROP DATABASE IF EXISTS "
+                    + conn.dialect.identifier_preparer.quote(name)
+                    + " WITH (FORCE)"
+                )
         admin.dispose()
     out("load_at_end", load())
     out("bench_total_seconds", time.perf_counter() - started)
