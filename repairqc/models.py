@@ -4,6 +4,7 @@ from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.audit.models import AuditLog
 from repairqc.console.models import Operator, TenantRollup
 from repairqc.repairs.models import Customer, Device, RepairOrder
+from repairqc.standards.models import ServiceTargetOverride, StandardVersion
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants.models import Domain, Tenant
 
@@ -17,7 +18,9 @@ __all__ = [
     "Region",
     "RepairOrder",
     "RoleAssignment",
+    "ServiceTargetOverride",
     "StaffUser",
+    "StandardVersion",
     "Store",
     "Tenant",
     "TenantRollup",

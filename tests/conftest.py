@@ -180,6 +180,15 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
                 store=store, customer=customer, device=device, fault_symptoms=f"Fault {n} {label}"
             )
             db.session.add_all([customer, device, order])
+    from repairqc.standards.models import ServiceTargetOverride
+
+    for name, store in stores.items():
+        reason = f"Rule {s}-{name}"
+        db.session.add(ServiceTargetOverride(store=store, target="diagnosis_hours", value=12, reason=reason))
+    if extra_rows:
+        db.session.add(
+            ServiceTargetOverride(chain=chain, target="follow_up_days", value=5, reason=f"Rule {s}")
+        )
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
 

@@ -35,6 +35,9 @@ MATRIX: dict[str, dict[Role, str]] = {
     "Customer": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "v", A: "vx"},
     "Device": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
     "RepairOrder": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
+    # Standards: HQ quality writes them (drafts change through the standards screens); all read.
+    "StandardVersion": {O: "vex", Q: "vex", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
+    "ServiceTargetOverride": {O: "vcedx", Q: "vcedx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
     # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).
     "AuditLog": {O: "vx", Q: "v", A: "vx"},
 }

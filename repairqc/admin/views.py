@@ -388,6 +388,10 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
         "column_searchable_list": searchable,
         "column_filters": filters,
         "column_default_sort": (mapper.primary_key[0].key, True),
+        # Eager-load what lists show: CSV export streams after the request's session is closed.
+        "column_select_related_list": [
+            getattr(model, key) for key in in_table if key in mapper.relationships
+        ],
         "form_columns": form_columns,
         "form_args": form_args,
     }

@@ -102,8 +102,17 @@ def create_tenant(slug: str, name: str, seed: Seeder | None = None) -> Tenant:
     tenant.domains.append(Domain(host=host, is_primary=True))
     db.control.add(tenant)
     db.control.commit()
+
+    def first_rows() -> None:
+        # Every tenant starts with the handbook's standards as version 1 (HB ch.5, issue #3).
+        from repairqc.standards.services import install_handbook_defaults
+
+        install_handbook_defaults(utcnow().date())
+        if seed is not None:
+            seed()
+
     try:
-        provision(tenant, seed)
+        provision(tenant, first_rows)
     except Exception as exc:
         db.control.rollback()
         tenant.status = TenantStatus.FAILED

@@ -1,0 +1,248 @@
+"""The contents of a standard set (HB ch.5), as one validated document per version.
+
+A version's document is stored whole (JSON) so that a published version is a snapshot that can
+be compared, exported and imported. The editors and imports both validate through these models;
+`describe_errors` turns pydantic's errors into messages that name the field, in the user's
+language.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from flask_babel import gettext as _
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Positive = Annotated[int, Field(gt=0, le=100_000)]
+
+#: Assessment KPIs of HB §3.3.1.
+KPIS = ("repair_speed", "repair_quality", "diagnosis_accuracy", "customer_satisfaction",
+        "communication", "teamwork", "safety")  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A text in both languages of the product."""
+
+    en: Annotated[str, Field(min_length=1, max_length=500)]
+    zh: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class DeviceCategory(Strict):
+    code: Code
+    name: Text
+
+
+class WarrantyRule(Strict):
+    category: Code
+    repair_type: Code
+    days: Positive
+
+
+class ServiceTargets(Strict):
+    """Service targets; every number is a default the provider adapts (HB §5.1.2 "dynamic")."""
+
+    complaint_first_contact_hours: Positive = 24  # HB §9.3.3
+    diagnosis_hours: Positive = 24
+    turnaround_days: dict[Code, Positive]
+    quote_validity_days: Positive = 7
+    warranty: list[WarrantyRule]
+    follow_up_days: Positive = 3  # HB §6.2.2(2)
+    satisfaction_target_pct: Percent = 100  # HB §1.1.2
+    first_time_fix_target_pct: Percent = 95
+    max_rework_rate_pct: Percent = 3
+    corrective_action_due_days: Positive = 14  # HB §8.3.2
+
+
+#: Targets that chains and stores may override, with their kind.
+OVERRIDABLE_TARGETS = (
+    "complaint_first_contact_hours",
+    "diagnosis_hours",
+    "quote_validity_days",
+    "follow_up_days",
+    "satisfaction_target_pct",
+    "first_time_fix_target_pct",
+    "max_rework_rate_pct",
+    "corrective_action_due_days",
+)
+
+
+class ChecklistItem(Strict):
+    """One point of the post-repair quality check (HB §5.1.3(5), §5.2.1 key checkpoints)."""
+
+    code: Code
+    text: Text
+    kind: Literal["pass_fail", "measured", "photo", "note"]
+    critical: bool = False
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _tolerance(self) -> ChecklistItem:
+        if self.kind == "measured":
+            if not self.unit:
+                raise ValueError(_("A measured value needs a unit."))
+            if self.min is None and self.max is None:
+                raise ValueError(_("A measured value needs a lower or an upper limit."))
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(_("The lower limit is above the upper limit."))
+        return self
+
+
+class QCChecklist(Strict):
+    category: Code
+    items: Annotated[list[ChecklistItem], Field(min_length=1)]
+
+    @field_validator("items")
+    @classmethod
+    def _unique_codes(cls, items: list[ChecklistItem]) -> list[ChecklistItem]:
+        _require_unique([item.code for item in items])
+        return items
+
+
+class InspectionItem(Strict):
+    code: Code
+    text: Text
+    weight: Annotated[float, Field(gt=0, le=100)]
+    critical: bool = False
+
+
+class InspectionSection(Strict):
+    """HB §8.1.4: process, equipment, staff skills, service quality."""
+
+    code: Code
+    area: Literal["process", "equipment", "skills", "service"]
+    title: Text
+    items: Annotated[list[InspectionItem], Field(min_length=1)]
+
+
+class InspectionTemplate(Strict):
+    pass_mark: Percent = 80
+    sections: Annotated[list[InspectionSection], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _weights(self) -> InspectionTemplate:
+        codes = [item.code for section in self.sections for item in section.items]
+        _require_unique(codes)
+        total = sum(item.weight for section in self.sections for item in section.items)
+        if abs(total - 100) > 0.001:
+            raise ValueError(_("The item weights add up to %(total)s, not 100.", total=f"{total:g}"))
+        return self
+
+
+class KpiWeights(Strict):
+    weights: dict[Literal[KPIS], Percent]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _sum(self) -> KpiWeights:
+        total = sum(self.weights.values())
+        if abs(total - 100) > 0.001:
+            raise ValueError(_("The KPI weights add up to %(total)s, not 100.", total=f"{total:g}"))
+        return self
+
+
+class TrainingPolicy(Strict):
+    """HB §3.1.4, §3.2, §3.3."""
+
+    new_hire_training_days: Positive = 14
+    in_service_sessions_per_year: Positive = 2
+    in_service_session_days: Positive = 7
+    evaluation_offsets_months: Annotated[list[Annotated[int, Field(ge=0, le=60)]], Field(min_length=1)]
+    theory_pass_mark: Percent = 60
+    practical_pass_mark: Percent = 60
+    max_exam_attempts: Positive = 2
+    monthly: KpiWeights
+    quarterly: KpiWeights
+    annual: KpiWeights
+
+
+class EquipmentRule(Strict):
+    """HB ch.4, §5.1.3(2): how often a kind of equipment is maintained and calibrated."""
+
+    equipment_type: Code
+    name: Text
+    maintenance_interval_days: Positive
+    calibration_interval_days: Positive | None = None
+
+
+class StandardDocument(Strict):
+    device_categories: Annotated[list[DeviceCategory], Field(min_length=1)]
+    service_targets: ServiceTargets
+    qc_checklists: list[QCChecklist]
+    inspection_template: InspectionTemplate
+    training_policy: TrainingPolicy
+    equipment_policy: list[EquipmentRule]
+
+    @model_validator(mode="after")
+    def _categories_exist(self) -> StandardDocument:
+        known = {c.code for c in self.device_categories}
+        _require_unique([c.code for c in self.device_categories])
+        used = (
+            set(self.service_targets.turnaround_days)
+            | {rule.category for rule in self.service_targets.warranty}
+            | {checklist.category for checklist in self.qc_checklists}
+        )
+        unknown = sorted(used - known)
+        if unknown:
+            raise ValueError(_("Unknown device category: %(codes)s.", codes=", ".join(unknown)))
+        _require_unique([checklist.category for checklist in self.qc_checklists])
+        _require_unique([rule.equipment_type for rule in self.equipment_policy])
+        return self
+
+    def checklist_for(self, category: str) -> QCChecklist | None:
+        return next((c for c in self.qc_checklists if c.category == category), None)
+
+
+def _require_unique(codes: list[str]) -> None:
+    duplicates = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicates:
+        raise ValueError(_("Each code may appear once; repeated: %(codes)s.", codes=", ".join(duplicates)))
+
+
+def _messages() -> dict[str, str]:
+    # pydantic's own texts are English; the ones users meet are translated here.
+    return {
+        "missing": _("is required"),
+        "extra_forbidden": _("is not a known field"),
+        "int_parsing": _("must be a whole number"),
+        "int_type": _("must be a whole number"),
+        "float_parsing": _("must be a number"),
+        "float_type": _("must be a number"),
+        "bool_parsing": _("must be true or false"),
+        "greater_than": _("must be greater than %(limit)s"),
+        "greater_than_equal": _("must be at least %(limit)s"),
+        "less_than_equal": _("must be at most %(limit)s"),
+        "literal_error": _("must be one of: %(expected)s"),
+        "string_pattern_mismatch": _("must use lowercase letters, digits, - and _ only"),
+        "string_too_short": _("must not be empty"),
+        "too_short": _("needs at least one entry"),
+        "list_type": _("must be a list"),
+        "dict_type": _("must be a mapping"),
+        "model_type": _("must be a mapping"),
+        "string_type": _("must be text"),
+    }
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per problem: the path of the field, then what is wrong with it."""
+    messages = _messages()
+    lines = []
+    for problem in error.errors():
+        path = ".".join(str(part) for part in problem["loc"]) or _("document")
+        context = problem.get("ctx") or {}
+        if problem["type"] == "value_error":
+            text = str(context.get("error", problem["msg"]))
+        elif problem["type"] in messages:
+            limit = context.get("gt", context.get("ge", context.get("le", "")))
+            limit = f"{limit:g}" if isinstance(limit, float) else limit
+            text = messages[problem["type"]] % {"limit": limit, "expected": context.get("expected", "")}
+        else:
+            text = problem["msg"]
+        lines.append(f"{path}: {text}")
+    return lines

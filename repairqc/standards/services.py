@@ -1,0 +1,257 @@
+"""Versioning rules and the one read API the rest of the code uses (HB ch.5).
+
+* A tenant starts with version 1, published from the handbook's defaults.
+* Editing starts a draft copied from the newest version; only drafts change.
+* Publishing fixes an effective date that is today or later (and not before the newest
+  published version's); the previous versions are then marked superseded. The version that
+  applies on a day is the newest non-draft version effective on or before it, so a check begun
+  today keeps today's version even if tomorrow's is already published.
+* `effective_for_store(store, day)` resolves chain and store overrides of the service targets
+  and says where each value came from; records store the version id it returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+from flask_babel import gettext as _
+from pydantic import ValidationError
+
+from repairqc.db import current_tenant, db, utcnow
+from repairqc.errors import Conflict, DomainError
+from repairqc.standards.defaults import handbook_document
+from repairqc.standards.models import ServiceTargetOverride, StandardStatus, StandardVersion
+from repairqc.standards.schema import OVERRIDABLE_TARGETS, StandardDocument, describe_errors
+from repairqc.stores.models import Store
+
+
+class InvalidStandard(DomainError):
+    """The document breaks the schema; `problems` lists every field at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(_("The standards are not valid: %(problems)s", problems="; ".join(problems)))
+        self.problems = problems
+
+
+def validated(document: dict[str, Any]) -> StandardDocument:
+    try:
+        return StandardDocument.model_validate(document)
+    except ValidationError as error:
+        raise InvalidStandard(describe_errors(error)) from None
+
+
+def latest_version() -> StandardVersion | None:
+    return (
+        db.session.execute(sa.select(StandardVersion).order_by(StandardVersion.number.desc()))
+        .scalars()
+        .first()
+    )
+
+
+def current_draft() -> StandardVersion | None:
+    return db.session.execute(
+        sa.select(StandardVersion).where(StandardVersion.status == StandardStatus.DRAFT)
+    ).scalar_one_or_none()
+
+
+def install_handbook_defaults(today: date) -> StandardVersion:
+    """Version 1 for a new tenant: the handbook's numbers, published from `today`."""
+    document = validated(handbook_document())
+    version = StandardVersion(
+        number=1,
+        status=StandardStatus.PUBLISHED,
+        effective_from=today,
+        published_at=utcnow(),
+        notes="Handbook defaults",
+        document=document.model_dump(mode="json"),
+    )
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def start_draft() -> StandardVersion:
+    """A new draft copied from the newest version; there is at most one draft at a time."""
+    if current_draft() is not None:
+        raise Conflict(_("A draft already exists; edit or publish it first."))
+    base = latest_version()
+    draft = StandardVersion(
+        number=(base.number + 1) if base else 1,
+        status=StandardStatus.DRAFT,
+        based_on=base,
+        document=dict(base.document) if base else validated(handbook_document()).model_dump(mode="json"),
+    )
+    db.session.add(draft)
+    db.session.flush()
+    return draft
+
+
+def save_draft(draft: StandardVersion, document: dict[str, Any], notes: str | None = None) -> StandardVersion:
+    """Replace a draft's contents after validating them whole; nothing is saved if invalid."""
+    if draft.status is not StandardStatus.DRAFT:
+        raise Conflict(_("Version %(n)s is published and cannot change; start a new draft.", n=draft.number))
+    draft.document = validated(document).model_dump(mode="json")
+    if notes is not None:
+        draft.notes = notes
+    db.session.flush()
+    return draft
+
+
+def publish(draft: StandardVersion, effective_from: date, *, today: date, publisher_id: int | None) -> None:
+    if draft.status is not StandardStatus.DRAFT:
+        raise Conflict(_("Version %(n)s is already published.", n=draft.number))
+    if effective_from < today:
+        raise DomainError(_("A new version cannot take effect in the past."), field="effective_from")
+    newest = db.session.execute(
+        sa.select(sa.func.max(StandardVersion.effective_from)).where(
+            StandardVersion.status != StandardStatus.DRAFT
+        )
+    ).scalar()
+    if newest is not None and effective_from < newest:
+        raise DomainError(
+            _("Version %(n)s must take effect on or after %(day)s, when the newest published version does.",
+              n=draft.number, day=newest.isoformat()),
+            field="effective_from",
+        )  # fmt: skip
+    validated(draft.document)
+    for previous in db.session.execute(
+        sa.select(StandardVersion).where(StandardVersion.status == StandardStatus.PUBLISHED)
+    ).scalars():
+        previous.status = StandardStatus.SUPERSEDED  # through the ORM, so the audit log sees it
+    draft.status = StandardStatus.PUBLISHED
+    draft.effective_from = effective_from
+    draft.published_at = utcnow()
+    draft.published_by_id = publisher_id
+    db.session.flush()
+
+
+def version_on(day: date) -> StandardVersion:
+    """The version in force on `day`: the newest non-draft version effective by then."""
+    version = (
+        db.session.execute(
+            sa.select(StandardVersion)
+            .where(StandardVersion.status != StandardStatus.DRAFT, StandardVersion.effective_from <= day)
+            .order_by(StandardVersion.effective_from.desc(), StandardVersion.number.desc())
+        )
+        .scalars()
+        .first()
+    )
+    if version is None:
+        raise DomainError(_("No standard is in force on %(day)s.", day=day.isoformat()))
+    return version
+
+
+# --- the read API -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    value: float
+    source: str  # "standard", "chain" or "store"
+    source_label: str  # e.g. "v3", "FF", "FF-N01"
+
+
+@dataclass(frozen=True)
+class EffectiveStandard:
+    version_id: int
+    version_number: int
+    document: StandardDocument
+    targets: dict[str, ResolvedTarget]
+
+    def target(self, name: str) -> float:
+        return self.targets[name].value
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(schema: str, version_id: int, document_json: str) -> StandardDocument:
+    # Safe to cache: a published version never changes (the key includes the tenant's schema).
+    return StandardDocument.model_validate_json(document_json)
+
+
+def effective_for_store(store: Store, day: date) -> EffectiveStandard:
+    """The standard for `store` on `day`, with chain and store overrides applied and explained."""
+    version = version_on(day)
+    document = _parsed(current_tenant().schema, version.id, json.dumps(version.document, sort_keys=True))
+    targets = {
+        name: ResolvedTarget(float(getattr(document.service_targets, name)), "standard", f"v{version.number}")
+        for name in OVERRIDABLE_TARGETS
+    }
+    overrides = db.session.execute(
+        sa.select(ServiceTargetOverride).where(
+            sa.or_(
+                ServiceTargetOverride.store_id == store.id, ServiceTargetOverride.chain_id == store.chain_id
+            )
+        )
+    ).scalars()
+    for override in sorted(overrides, key=lambda o: o.store_id is not None):  # chain first, store wins
+        if override.target in targets:
+            scope, label = ("store", store.code) if override.store_id else ("chain", store.chain.code)
+            targets[override.target] = ResolvedTarget(override.value, scope, label)
+    return EffectiveStandard(version.id, version.number, document, targets)
+
+
+# --- comparison, export, import -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    before: Any
+    after: Any
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key in sorted(value):
+            yield from _flatten(value[key], f"{prefix}.{key}" if prefix else str(key))
+    elif (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, dict) and ("code" in v or "category" in v) for v in value)
+    ):
+        for entry in value:  # keyed lists compare by code, so inserting an item is one change
+            key = entry.get("code") or entry.get("category") or entry.get("equipment_type")
+            yield from _flatten(entry, f"{prefix}[{key}]")
+    else:
+        yield prefix, value
+
+
+def compare(old: StandardVersion, new: StandardVersion) -> list[Change]:
+    """What changed from `old` to `new`, field by field (for the side-by-side view)."""
+    before, after = dict(_flatten(old.document)), dict(_flatten(new.document))
+    return [
+        Change(path, before.get(path), after.get(path))
+        for path in sorted(before.keys() | after.keys())
+        if before.get(path) != after.get(path)
+    ]
+
+
+def export_version(version: StandardVersion, fmt: str = "yaml") -> str:
+    payload = {"repairqc_standard": 1, "version": version.number, "document": version.document}
+    if fmt == "json":
+        return json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True)
+    return yaml.safe_dump(payload, allow_unicode=True, sort_keys=True)
+
+
+def import_document(text: str, fmt: str = "yaml") -> StandardVersion:
+    """A new draft from an exported document; the whole document is validated or nothing is saved."""
+    try:
+        payload = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise DomainError(
+            _("The file is not valid %(fmt)s: %(error)s", fmt=fmt.upper(), error=error)
+        ) from None
+    if not isinstance(payload, dict) or payload.get("repairqc_standard") != 1 or "document" not in payload:
+        raise DomainError(
+            _("This is not a RepairQC standards file (expected repairqc_standard: 1 and a document).")
+        )
+    document = validated(payload["document"]).model_dump(mode="json")
+    draft = current_draft() or start_draft()
+    return save_draft(draft, document, notes=_("Imported"))
