@@ -37,6 +37,7 @@ def _init_extensions(app: Flask) -> None:
     from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
     from repairqc.i18n import select_locale
+    from repairqc.standards.views import register_standards_view
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         n = app.config["TRUSTED_PROXY_COUNT"]
@@ -61,6 +62,7 @@ def _init_extensions(app: Flask) -> None:
         theme=Bootstrap4Theme(base_template="admin/tenant_master.html", fluid=True),
     )
     register_tenant_views(admin)
+    register_standards_view(admin)
     app.after_request(declare_language)
 
 

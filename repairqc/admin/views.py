@@ -57,7 +57,7 @@ def integrity_message(exc: sa.exc.IntegrityError) -> str:
     return _("The database refused this change.")
 
 
-def _staff_signed_in() -> bool:
+def staff_signed_in() -> bool:
     return (
         current_tenant_or_none() is not None
         and current_user.is_authenticated
@@ -65,8 +65,8 @@ def _staff_signed_in() -> bool:
     )
 
 
-def _deny(name: str | None = None, **kwargs: Any):
-    if not _staff_signed_in():
+def deny_access(name: str | None = None, **kwargs: Any):
+    if not staff_signed_in():
         return redirect(url_for("accounts.login", next=request.full_path))
     abort(403)
 
@@ -75,10 +75,10 @@ class TenantIndexView(AdminIndexView):
     """The admin home: the menu is the list of what the user may open."""
 
     def is_accessible(self) -> bool:
-        return _staff_signed_in()
+        return staff_signed_in()
 
     def inaccessible_callback(self, name: str, **kwargs: Any):
-        return _deny(name, **kwargs)
+        return deny_access(name, **kwargs)
 
     @expose("/")
     def index(self):
@@ -101,13 +101,13 @@ class TenantModelView(ModelView):
     # --- permissions --------------------------------------------------------------------
 
     def _can(self, action: Action) -> bool:
-        return _staff_signed_in() and current_grants().can(self.model.__name__, action)
+        return staff_signed_in() and current_grants().can(self.model.__name__, action)
 
     def is_accessible(self) -> bool:
         return self._can(Action.VIEW)
 
     def inaccessible_callback(self, name: str, **kwargs: Any):
-        return _deny(name, **kwargs)
+        return deny_access(name, **kwargs)
 
     @property
     def can_create(self) -> bool:  # type: ignore[override]
