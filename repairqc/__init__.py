@@ -69,16 +69,19 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from repairqc.accounts.views import bp as accounts_bp
     from repairqc.console.views import bp as console_bp
+    from repairqc.files.views import bp as files_bp
     from repairqc.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(files_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
     from repairqc.accounts.loader import bind_actor, release_actor
     from repairqc.errors import register_error_handlers
+    from repairqc.standards.markdown import render_markdown
     from repairqc.tenants.resolution import release_tenant, resolve_request
 
     app.before_request(resolve_request)
@@ -86,6 +89,7 @@ def _register_request_hooks(app: Flask) -> None:
     app.teardown_request(release_actor)
     app.teardown_request(release_tenant)
     register_error_handlers(app)
+    app.add_template_filter(render_markdown, "markdown")  # SOP texts, sanitised
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "MAIL_USE_TLS": (False, "STARTTLS after connecting"),
     "MAIL_DEFAULT_SENDER": ("RepairQC <no-reply@localhost>", "From: header of outgoing mail"),
     "PASSWORD_RESET_MAX_AGE": (3600, "seconds a password-reset link stays valid"),
+    "UPLOAD_MAX_BYTES": (10 * 1024 * 1024, "largest file accepted as an attachment, in bytes"),
     "STRIPE_SECRET_KEY": ("", "Stripe API key (billing)"),
     "STRIPE_WEBHOOK_SECRET": ("", "Stripe webhook signing secret (billing)"),
     "STRIPE_API_BASE": ("", "override of Stripe's API address, for a local test server"),
@@ -90,4 +91,6 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     config["BABEL_DEFAULT_LOCALE"] = "en"
     config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
     config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    # Backstop before anything is spooled to disk: a few attachments plus the form itself.
+    config["MAX_CONTENT_LENGTH"] = 4 * config["UPLOAD_MAX_BYTES"] + 1024 * 1024
     return config

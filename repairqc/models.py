@@ -2,8 +2,9 @@
 
 from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.audit.models import AuditLog
-from repairqc.console.models import Operator, TenantRollup
-from repairqc.repairs.models import Customer, Device, RepairOrder
+from repairqc.console.models import Operator, StandardTemplate, TenantRollup
+from repairqc.files.models import StoredFile
+from repairqc.repairs.models import Customer, Device, QCCheck, QCCheckResult, RepairOrder
 from repairqc.standards.models import ServiceTargetOverride, StandardVersion
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants.models import Domain, Tenant
@@ -15,13 +16,17 @@ __all__ = [
     "Device",
     "Domain",
     "Operator",
+    "QCCheck",
+    "QCCheckResult",
     "Region",
     "RepairOrder",
     "RoleAssignment",
     "ServiceTargetOverride",
     "StaffUser",
+    "StandardTemplate",
     "StandardVersion",
     "Store",
+    "StoredFile",
     "Tenant",
     "TenantRollup",
 ]

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from repairqc import create_app
-from repairqc.accounts.models import Role
+from repairqc.accounts.models import Role, StaffUser
 from repairqc.accounts.services import create_staff_user
 from repairqc.db import TenantRef, db, tenant_context, unit_of_work
-from repairqc.repairs.models import Customer, Device, DeviceCategory, RepairOrder
+from repairqc.repairs.models import Customer, Device, DeviceCategory, RepairOrder, RepairOrderStatus
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants import migrations, services
 
@@ -189,6 +190,28 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
         db.session.add(
             ServiceTargetOverride(chain=chain, target="follow_up_days", value=5, reason=f"Rule {s}")
         )
+    # One QC check per store, begun by the store's manager on the store's first order.
+    db.session.flush()
+    from repairqc.repairs.services import begin_qc_check
+
+    for name, store in stores.items():
+        order = (
+            db.session.execute(
+                sa.select(RepairOrder).where(RepairOrder.store_id == store.id).order_by(RepairOrder.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+        order.status = RepairOrderStatus.QC
+        manager_email = users["manager" if name == "S1" else "manager2"]
+        manager = db.session.execute(
+            sa.select(StaffUser).where(StaffUser.email == manager_email)
+        ).scalar_one()
+        begin_qc_check(order, manager, today=date.today())
+    from repairqc.files.services import store_bytes
+
+    for n in range(1 + extra_rows):  # PNG magic numbers, so the upload rules accept the bytes
+        store_bytes(b"\x89PNG\r\n\x1a\n" + f"{s}-{n}".encode(), f"File {n} {s}.png")
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
 

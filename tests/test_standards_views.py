@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -16,6 +17,10 @@ TODAY = date.today()
 
 def url(tenant) -> str:
     return f"http://{tenant.host}"
+
+
+def digest_of(page: str) -> str:
+    return re.search(r'name="digest" type="hidden" value="([0-9a-f]+)"', page).group(1)
 
 
 def versions(app, tenant) -> dict[int, StandardVersion]:
@@ -40,20 +45,21 @@ def test_everyone_reads_only_hq_quality_writes(app, client, alpha):
 def test_qa_manager_edits_and_publishes_tomorrow(app, client, alpha):
     sign_in(client, alpha, "qa")
     started = client.post("/admin/standards/draft/", base_url=url(alpha))
-    assert started.status_code == 302 and started.location.endswith("/admin/standards/2/targets/")
-    form = client.get("/admin/standards/2/targets/", base_url=url(alpha))
+    assert started.status_code == 302 and started.location.endswith("/admin/standards/2/")
+    form = client.get("/admin/standards/2/edit/targets/", base_url=url(alpha))
     assert form.status_code == 200 and 'name="follow_up_days"' in form.text
 
     values = {"complaint_first_contact_hours": "24", "diagnosis_hours": "0", "quote_validity_days": "7",
               "follow_up_days": "5", "corrective_action_due_days": "14", "satisfaction_target_pct": "100",
               "first_time_fix_target_pct": "95", "max_rework_rate_pct": "3", "turnaround__smartphone": "2",
               "turnaround__laptop": "5", "turnaround__tablet": "3", "turnaround__other": "7"}  # fmt: skip
-    refused = client.post("/admin/standards/2/targets/", base_url=url(alpha), data=values)
+    values["digest"] = digest_of(form.text)
+    refused = client.post("/admin/standards/2/edit/targets/", base_url=url(alpha), data=values)
     assert refused.status_code == 400
     assert versions(app, alpha)[2][2]["follow_up_days"] == 3  # nothing saved
 
     values["diagnosis_hours"] = "12"
-    saved = client.post("/admin/standards/2/targets/", base_url=url(alpha), data=values)
+    saved = client.post("/admin/standards/2/edit/targets/", base_url=url(alpha), data=values)
     assert saved.status_code == 302
     assert versions(app, alpha)[2][2]["follow_up_days"] == 5
 

@@ -35,9 +35,17 @@ MATRIX: dict[str, dict[Role, str]] = {
     "Customer": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "v", A: "vx"},
     "Device": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
     "RepairOrder": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
+    # QC checks are records of the workflow: read and exported, never written through a form.
+    "QCCheck": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "QCCheckResult": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
     # Standards: HQ quality writes them (drafts change through the standards screens); all read.
     "StandardVersion": {O: "vex", Q: "vex", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
     "ServiceTargetOverride": {O: "vcedx", Q: "vcedx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
+    # SOP attachments: everyone reads them. Files are uploaded only as attachments in the SOP
+    # editor (so uploading is StandardVersion's "e"), never through the generated form, which
+    # cannot take bytes; they are content-addressed, so never edited. Only the owner deletes one
+    # (e.g. a photo showing a customer's data, HB §6.1.2); SOPs showing it then say so.
+    "StoredFile": {O: "vdx", Q: "vx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
     # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).
     "AuditLog": {O: "vx", Q: "v", A: "vx"},
 }

@@ -1,15 +1,20 @@
-"""Platform operators and the per-tenant figures their console reads (control plane)."""
+"""Platform operators, the per-tenant figures their console reads, and the standard templates
+they offer to every tenant (control plane)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from repairqc.db import ControlBase, utcnow
+from repairqc.models_base import Timestamped, field
 
 
 class Operator(UserMixin, ControlBase):
@@ -50,3 +55,48 @@ class TenantRollup(ControlBase):
     repair_orders: Mapped[int] = mapped_column(default=0)
     open_repair_orders: Mapped[int] = mapped_column(default=0)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StandardTemplate(Timestamped, ControlBase):
+    """A ready-made standards document the operators offer; a tenant starts a draft from it.
+
+    It lives in the control plane because it belongs to no tenant; tenants only copy its
+    document into their own schema, so no tenant table ever references it.
+    """
+
+    __tablename__ = "standard_templates"
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    #: Stable slug, shown to operators and written into the notes of drafts started from it.
+    code: Mapped[str] = field(_l("Code"), sa.String(40), unique=True)
+    name_en: Mapped[str] = field(_l("Name (English)"), sa.String(200))
+    name_zh: Mapped[str] = field(_l("Name (Chinese)"), sa.String(200))
+    description_en: Mapped[str | None] = field(_l("Description (English)"), sa.Text)
+    description_zh: Mapped[str | None] = field(_l("Description (Chinese)"), sa.Text)
+    #: A whole `standards.schema.StandardDocument`, validated on upload, without attachments.
+    document: Mapped[dict[str, Any]] = field(_l("Contents"), sa.JSON)
+    #: Only active templates are offered to tenants.
+    is_active: Mapped[bool] = field(_l("Offered to tenants"), default=False)
+    created_by_id: Mapped[int | None] = field(
+        _l("Uploaded by"), sa.ForeignKey("operators.id", ondelete="SET NULL")
+    )
+
+    created_by: Mapped[Operator | None] = relationship()
+
+    @property
+    def name(self) -> str:
+        """The name in the current language."""
+        return in_current_language(self.name_en, self.name_zh) or self.code
+
+    @property
+    def description(self) -> str | None:
+        return in_current_language(self.description_en, self.description_zh)
+
+    def __repr__(self) -> str:
+        return f"<StandardTemplate {self.code} active={self.is_active}>"
+
+
+def in_current_language(en: str | None, zh: str | None) -> str | None:
+    """The text for the user's language, falling back to the other one when it is missing."""
+    first, second = (zh, en) if str(get_locale()).startswith("zh") else (en, zh)
+    return first or second

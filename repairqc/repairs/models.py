@@ -12,6 +12,7 @@ from repairqc.accounts.models import StaffUser
 from repairqc.crypto import EncryptedString
 from repairqc.db import TenantBase, utcnow
 from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
+from repairqc.standards.models import StandardVersion
 from repairqc.stores.models import Store
 
 
@@ -177,3 +178,89 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
 
     def __str__(self) -> str:
         return self.number
+
+
+class QCCheckStatus(LabelledEnum):
+    IN_PROGRESS = "in_progress"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+enum_labels({
+    QCCheckStatus.IN_PROGRESS: _l("In progress"),
+    QCCheckStatus.PASSED: _l("Passed"),
+    QCCheckStatus.FAILED: _l("Failed"),
+})  # fmt: skip
+
+
+class QCCheck(StoreOwned, Timestamped, Versioned, TenantBase):
+    """The post-repair quality check of an order (HB §5.1.3(5), §5.2.2).
+
+    It keeps the standard version whose checklist it was begun with (HB §2.1.1 traceability):
+    a version published later, or taking effect mid-check, does not change a check under way.
+    Created only by `repairs.services.begin_qc_check`, never by an admin form.
+    """
+
+    __tablename__ = "qc_checks"
+    __label__ = _l("QC check")
+    __label_plural__ = _l("QC checks")
+    __chapter__ = "ch2"
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    repair_order_id: Mapped[int] = field(
+        _l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True, info={"readonly": True}
+    )
+    standard_version_id: Mapped[int] = field(
+        _l("Standard version"), sa.ForeignKey("standard_versions.id"), info={"readonly": True}
+    )
+    category: Mapped[str] = field(_l("Device category"), sa.String(40), info={"readonly": True})
+    inspector_id: Mapped[int] = field(
+        _l("Checked by"), sa.ForeignKey("staff_users.id"), info={"readonly": True}
+    )
+    status: Mapped[QCCheckStatus] = field(
+        _l("Status"), enum_column(QCCheckStatus), default=QCCheckStatus.IN_PROGRESS, info={"readonly": True}
+    )
+    started_at: Mapped[datetime] = field(_l("Started at"), default=utcnow, info={"readonly": True})
+    finished_at: Mapped[datetime | None] = field(_l("Finished at"), info={"readonly": True})
+
+    store: Mapped[Store] = relationship()
+    repair_order: Mapped[RepairOrder] = relationship()
+    standard_version: Mapped[StandardVersion] = relationship()
+    inspector: Mapped[StaffUser] = relationship()
+    results: Mapped[list[QCCheckResult]] = relationship(
+        back_populates="check", order_by="QCCheckResult.position", cascade="all, delete-orphan"
+    )
+
+    def __str__(self) -> str:
+        # Only own columns: admin messages print rows after their session has closed.
+        return f"QC #{self.id} (RO{self.repair_order_id:06d})"
+
+
+class QCCheckResult(StoreOwned, TenantBase):
+    """One checklist item of a QC check, as the standard version defined it, and its outcome."""
+
+    __tablename__ = "qc_check_results"
+    __label__ = _l("QC check result")
+    __label_plural__ = _l("QC check results")
+    __chapter__ = "ch2"
+    __table_args__ = (sa.UniqueConstraint("check_id", "item_code"),)
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    check_id: Mapped[int] = field(_l("QC check"), sa.ForeignKey("qc_checks.id"), index=True)
+    position: Mapped[int] = field(_l("Order"))
+    item_code: Mapped[str] = field(_l("Item"), sa.String(40))
+    #: The item's text in both languages, copied from the version so the result reads alone.
+    item_text: Mapped[dict[str, str]] = field(_l("Check"), sa.JSON)
+    kind: Mapped[str] = field(_l("Kind"), sa.String(20))
+    critical: Mapped[bool] = field(_l("Critical"), default=False)
+    passed: Mapped[bool | None] = field(_l("Passed"))
+    measured_value: Mapped[float | None] = field(_l("Measured value"))
+    note: Mapped[str | None] = field(_l("Note"), sa.Text)
+
+    store: Mapped[Store] = relationship()
+    check: Mapped[QCCheck] = relationship(back_populates="results")
+
+    def __str__(self) -> str:
+        return self.item_code

@@ -6,6 +6,7 @@ adapt all of it in later versions.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -152,6 +153,118 @@ INSPECTION_SECTIONS = [
 ]
 
 
+#: Sample work instructions (HB §5.1.3(4), §5.2.1(1)); Markdown, in both languages.
+INTAKE_EN = """\
+Applies to every device received at the counter (HB §2.1.2(1)).
+
+1. **Greet and identify** the customer; find or create their customer record.
+2. **Record the fault in their words**: what happens, since when, after what (drop, liquid,
+   update), and whether it is intermittent.
+3. **Inspect the device with the customer** before taking it:
+   - scratches, dents, cracks and missing screws, each with a photo;
+   - signs of liquid or earlier repairs;
+   - whether it powers on.
+4. **List the accessories** handed over (case, SIM card, memory card, charger, pen).
+5. **Ask about data**: remind the customer to back up; note a passcode only if the repair
+   needs it (it is stored encrypted and never printed).
+6. **Agree on the next step**: diagnosis within the diagnosis target, how the customer wants to
+   be contacted, and that no repair starts before they approve the quote.
+7. Print or send the **intake receipt**; both sign it.
+
+> Anything not written down at intake cannot be shown later to have been there before.
+"""
+INTAKE_ZH = """\
+适用于前台接收的每一台设备（手册 §2.1.2(1)）。
+
+1. **接待并确认客户身份**，查找或新建客户档案。
+2. **按客户原话记录故障**：现象、开始时间、诱因（摔落、进液、系统更新），是否间歇出现。
+3. **当着客户的面检查设备**后再收机：
+   - 划痕、磕碰、裂纹和缺失的螺丝，逐项拍照；
+   - 进液或曾被维修的痕迹；
+   - 能否开机。
+4. **登记随机配件**（保护壳、SIM卡、存储卡、充电器、手写笔）。
+5. **询问数据情况**：提醒客户备份；仅在维修需要时记录开机密码（加密保存，绝不打印）。
+6. **约定下一步**：在诊断时限内完成诊断、客户希望的联系方式，报价经客户确认前不开始维修。
+7. 打印或发送**收机单**，双方签字。
+
+> 收机时没有记录的情况，事后无法证明收机前就已存在。
+"""
+QC_EN = """\
+Every repaired device is checked before it goes back to the customer (HB §5.1.3(5), §5.2.2(1)).
+
+1. The check is done by **a second person**, not the technician who did the repair.
+2. Open the **QC checklist of the device's category** for this standard version and work
+   through every item; measured items need the value, not just a tick.
+3. Compare the device with the **intake photos and notes**: no new scratches, dents or cracks.
+4. Confirm the **reported fault is gone** by reproducing the customer's own scenario.
+5. A failed **critical** item sends the device back to repair; record the reason.
+6. Take the **after-repair photo** and sign the check.
+
+| Result | Next step |
+|---|---|
+| All items passed | Ready for pick-up; tell the customer |
+| A non-critical item failed | Fix it, or note it and tell the customer before delivery |
+| A critical item failed | Back to repair; counts as rework |
+"""
+QC_ZH = """\
+每台维修完成的设备在交还客户前都要检验（手册 §5.1.3(5)、§5.2.2(1)）。
+
+1. 检验由**第二人**完成，不由本单维修技术员自检。
+2. 打开本版本标准中**该设备品类的质检清单**，逐项检查；测量项需填写实测值，不能只打勾。
+3. 对照**收机照片和记录**：无新增划痕、磕碰或裂纹。
+4. 按客户描述的使用场景复现，确认**报修故障已排除**。
+5. **关键项**不合格时退回维修，并记录原因。
+6. 拍摄**维修后照片**并签署检验记录。
+
+| 结果 | 下一步 |
+|---|---|
+| 全部合格 | 可取机，通知客户 |
+| 非关键项不合格 | 修复，或记录并在交付前告知客户 |
+| 关键项不合格 | 退回维修，计为返修 |
+"""
+DELIVERY_EN = """\
+The customer checks the result and confirms the fault is gone (HB §2.1.2(5)).
+
+1. Show the customer the repaired device **working**, in the scenario they reported.
+2. Go through the **invoice** line by line against the approved quote; explain any difference
+   the customer approved during the repair.
+3. Hand back **every accessory** listed at intake, and any replaced parts the customer asked to
+   keep.
+4. Explain the **warranty**: what it covers, for how long, and how to reach us.
+5. The customer **signs the acceptance**; an objection is recorded as a complaint, not argued.
+6. Tell the customer we will **call to follow up** after the follow-up period.
+"""
+DELIVERY_ZH = """\
+客户验收维修结果并确认故障已解决（手册 §2.1.2(5)）。
+
+1. 按客户报修时的使用场景，向客户演示设备**工作正常**。
+2. 对照已确认的报价逐项说明**账单**；维修中经客户同意的变更要解释清楚。
+3. 交还收机时登记的**全部配件**，以及客户要求保留的旧件。
+4. 说明**保修**：范围、期限和联系方式。
+5. 客户**签字验收**；有异议时记录为投诉，不与客户争执。
+6. 告知客户我们将在回访期后**电话回访**。
+"""
+
+
+def _sop(code: str, category: str, step: str, title: dict, en: str, zh: str) -> dict[str, Any]:
+    return {"code": code, "category": category, "step": step, "title": title,
+            "body": {"en": en, "zh": zh}, "attachments": []}  # fmt: skip
+
+
+SOPS = [
+    _sop("intake", "all", "intake", t("Receiving a device", "接待与收机"), INTAKE_EN, INTAKE_ZH),
+    _sop("post-repair-qc", "all", "qc", t("Quality check after repair", "维修后质量检验"), QC_EN, QC_ZH),
+    _sop(
+        "delivery",
+        "all",
+        "delivery",
+        t("Delivery and customer acceptance", "交付与客户验收"),
+        DELIVERY_EN,
+        DELIVERY_ZH,
+    ),
+]
+
+
 def _kpis(**weights: float) -> dict:
     return {"weights": weights}
 
@@ -260,4 +373,5 @@ def handbook_document() -> dict[str, Any]:
                 "maintenance_interval_days": 7,
             },
         ],
+        "sops": copy.deepcopy(SOPS),  # HB §5.1.3(4); a copy, so callers may change theirs
     }

@@ -8,7 +8,7 @@ language.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -16,6 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Percent = Annotated[float, Field(ge=0, le=100)]
 Positive = Annotated[int, Field(gt=0, le=100_000)]
+
+#: The repair steps of HB §2.1.2 (reception ... after-sales), which SOPs are filed under.
+SOP_STEPS = ("intake", "diagnosis", "quote", "repair", "qc", "delivery", "warranty")
+#: What an attachment may be; `files.services` decides it from the bytes, never the name.
+ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf")
+#: An SOP's category may name a device category or this, for every category.
+ALL_CATEGORIES = "all"
 
 #: Assessment KPIs of HB §3.3.1.
 KPIS = ("repair_speed", "repair_quality", "diagnosis_accuracy", "customer_satisfaction",
@@ -171,6 +178,53 @@ class EquipmentRule(Strict):
     calibration_interval_days: Positive | None = None
 
 
+class AttachmentRef(Strict):
+    """A file of the tenant's file store, referred to by its contents (sha256), not its row id.
+
+    Content addressing keeps an exported document meaningful in another tenant that holds the
+    same file, and lets `sop_services.drop_missing_attachments` tell which ones are absent.
+    """
+
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    filename: Annotated[str, Field(min_length=1, max_length=255)]
+    content_type: Literal[ATTACHMENT_TYPES]  # type: ignore[valid-type]
+    size: Annotated[int, Field(gt=0)]
+
+
+#: Long enough for a detailed work instruction, short enough to keep a version's JSON small.
+SOP_BODY_MAX = 20_000
+
+
+class SopBody(Strict):
+    """An SOP's Markdown text; one language may be empty (the screen shows the other)."""
+
+    en: Annotated[str, Field(max_length=SOP_BODY_MAX)] = ""
+    zh: Annotated[str, Field(max_length=SOP_BODY_MAX)] = ""
+
+    @model_validator(mode="after")
+    def _one_language(self) -> SopBody:
+        if not self.en.strip() and not self.zh.strip():
+            raise ValueError(_("Write the instructions in at least one language."))
+        return self
+
+
+class Sop(Strict):
+    """A standard work instruction for one repair step (HB §5.1.3(4), §5.2.1(1))."""
+
+    code: Code
+    category: Code  # a device category's code or ALL_CATEGORIES; checked by StandardDocument
+    step: Literal[SOP_STEPS]  # type: ignore[valid-type]
+    title: Text
+    body: SopBody
+    attachments: list[AttachmentRef] = Field(default_factory=list)
+
+    @field_validator("attachments")
+    @classmethod
+    def _unique_files(cls, attachments: list[AttachmentRef]) -> list[AttachmentRef]:
+        _require_unique([attachment.sha256 for attachment in attachments])
+        return attachments
+
+
 class StandardDocument(Strict):
     device_categories: Annotated[list[DeviceCategory], Field(min_length=1)]
     service_targets: ServiceTargets
@@ -178,6 +232,8 @@ class StandardDocument(Strict):
     inspection_template: InspectionTemplate
     training_policy: TrainingPolicy
     equipment_policy: list[EquipmentRule]
+    #: Added with issue #3's SOPs; documents stored before then have none.
+    sops: list[Sop] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _categories_exist(self) -> StandardDocument:
@@ -187,16 +243,21 @@ class StandardDocument(Strict):
             set(self.service_targets.turnaround_days)
             | {rule.category for rule in self.service_targets.warranty}
             | {checklist.category for checklist in self.qc_checklists}
+            | ({sop.category for sop in self.sops} - {ALL_CATEGORIES})
         )
         unknown = sorted(used - known)
         if unknown:
             raise ValueError(_("Unknown device category: %(codes)s.", codes=", ".join(unknown)))
         _require_unique([checklist.category for checklist in self.qc_checklists])
         _require_unique([rule.equipment_type for rule in self.equipment_policy])
+        _require_unique([sop.code for sop in self.sops])
         return self
 
     def checklist_for(self, category: str) -> QCChecklist | None:
         return next((c for c in self.qc_checklists if c.category == category), None)
+
+    def sop(self, code: str) -> Sop | None:
+        return next((s for s in self.sops if s.code == code), None)
 
 
 def _require_unique(codes: list[str]) -> None:
@@ -221,6 +282,7 @@ def _messages() -> dict[str, str]:
         "literal_error": _("must be one of: %(expected)s"),
         "string_pattern_mismatch": _("must use lowercase letters, digits, - and _ only"),
         "string_too_short": _("must not be empty"),
+        "string_too_long": _("is too long"),
         "too_short": _("needs at least one entry"),
         "list_type": _("must be a list"),
         "dict_type": _("must be a mapping"),
@@ -229,20 +291,22 @@ def _messages() -> dict[str, str]:
     }
 
 
+def problem_text(problem: Any) -> str:
+    """What is wrong, in the user's language, for one entry of `ValidationError.errors()`."""
+    messages = _messages()
+    context = problem.get("ctx") or {}
+    if problem["type"] == "value_error":
+        return str(context.get("error", problem["msg"]))
+    if problem["type"] in messages:
+        limit = context.get("gt", context.get("ge", context.get("le", "")))
+        limit = f"{limit:g}" if isinstance(limit, float) else limit
+        return messages[problem["type"]] % {"limit": limit, "expected": context.get("expected", "")}
+    return problem["msg"]
+
+
 def describe_errors(error: ValidationError) -> list[str]:
     """One line per problem: the path of the field, then what is wrong with it."""
-    messages = _messages()
-    lines = []
-    for problem in error.errors():
-        path = ".".join(str(part) for part in problem["loc"]) or _("document")
-        context = problem.get("ctx") or {}
-        if problem["type"] == "value_error":
-            text = str(context.get("error", problem["msg"]))
-        elif problem["type"] in messages:
-            limit = context.get("gt", context.get("ge", context.get("le", "")))
-            limit = f"{limit:g}" if isinstance(limit, float) else limit
-            text = messages[problem["type"]] % {"limit": limit, "expected": context.get("expected", "")}
-        else:
-            text = problem["msg"]
-        lines.append(f"{path}: {text}")
-    return lines
+    return [
+        f"{'.'.join(str(part) for part in problem['loc']) or _('document')}: {problem_text(problem)}"
+        for problem in error.errors()
+    ]

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,10 +94,29 @@ def start_draft() -> StandardVersion:
     return draft
 
 
-def save_draft(draft: StandardVersion, document: dict[str, Any], notes: str | None = None) -> StandardVersion:
-    """Replace a draft's contents after validating them whole; nothing is saved if invalid."""
+def document_digest(document: dict[str, Any]) -> str:
+    """A fingerprint of a draft's contents: an editor sends it back to detect lost updates."""
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def save_draft(
+    draft: StandardVersion,
+    document: dict[str, Any],
+    notes: str | None = None,
+    *,
+    expected_digest: str | None = None,
+) -> StandardVersion:
+    """Replace a draft's contents after validating them whole; nothing is saved if invalid.
+
+    With `expected_digest`, the save is refused when someone else saved the draft since the
+    editor was opened (two QA managers editing at once must not overwrite each other).
+    """
     if draft.status is not StandardStatus.DRAFT:
         raise Conflict(_("Version %(n)s is published and cannot change; start a new draft.", n=draft.number))
+    if expected_digest is not None and expected_digest != document_digest(draft.document):
+        raise Conflict(
+            _("Someone else saved this draft after you opened it. Reload the page to see their changes.")
+        )
     draft.document = validated(document).model_dump(mode="json")
     if notes is not None:
         draft.notes = notes
@@ -240,11 +260,11 @@ def export_version(version: StandardVersion, fmt: str = "yaml") -> str:
     return yaml.safe_dump(payload, allow_unicode=True, sort_keys=True)
 
 
-def import_document(text: str, fmt: str = "yaml") -> StandardVersion:
-    """A new draft from an exported document; the whole document is validated or nothing is saved."""
+def read_export(text: str, fmt: str = "yaml") -> dict[str, Any]:
+    """The document inside an exported file, not yet validated (imports and operator templates)."""
     try:
         payload = json.loads(text) if fmt == "json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
+    except (ValueError, RecursionError, yaml.YAMLError) as error:  # RecursionError: absurd nesting
         raise DomainError(
             _("The file is not valid %(fmt)s: %(error)s", fmt=fmt.upper(), error=error)
         ) from None
@@ -252,6 +272,14 @@ def import_document(text: str, fmt: str = "yaml") -> StandardVersion:
         raise DomainError(
             _("This is not a RepairQC standards file (expected repairqc_standard: 1 and a document).")
         )
-    document = validated(payload["document"]).model_dump(mode="json")
+    return payload["document"]
+
+
+def import_document(text: str, fmt: str = "yaml") -> StandardVersion:
+    """A new draft from an exported document; the whole document is validated or nothing is saved."""
+    from repairqc.standards.sop_services import with_stored_attachments  # imports this module
+
+    document = validated(read_export(text, fmt)).model_dump(mode="json")
+    document, notes = with_stored_attachments(document)  # drops, and names, files we lack
     draft = current_draft() or start_draft()
-    return save_draft(draft, document, notes=_("Imported"))
+    return save_draft(draft, document, notes=notes)

@@ -6,7 +6,6 @@ rights on StandardVersion in the permission matrix (owner, QA manager) write.
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 
 import sqlalchemy as sa
@@ -19,17 +18,20 @@ from flask_login import current_user
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.admin.views import deny_access, staff_signed_in
 from repairqc.db import db, unit_of_work, utcnow
-from repairqc.errors import DomainError
-from repairqc.standards import services
+from repairqc.errors import Conflict, DomainError
+from repairqc.standards import catalog, services
 from repairqc.standards.forms import (
+    AREA_LABELS,
     CHECK_KIND_LABELS,
+    EDITORS,
+    KPI_LABELS,
+    PERIODS,
     TARGET_LABELS,
     PublishForm,
-    ServiceTargetsForm,
     UploadForm,
 )
-from repairqc.standards.models import StandardVersion
-from repairqc.standards.schema import StandardDocument
+from repairqc.standards.models import StandardStatus, StandardVersion
+from repairqc.standards.schema import KPIS, StandardDocument
 
 
 def _today() -> date:
@@ -51,10 +53,10 @@ class StandardsView(BaseView):
         if not self.can_edit():
             abort(403)
 
-    def _version(self, number: int) -> StandardVersion:
-        version = db.session.execute(
-            sa.select(StandardVersion).where(StandardVersion.number == number)
-        ).scalar()
+    def _version(self, number: int, *, for_update: bool = False) -> StandardVersion:
+        query = sa.select(StandardVersion).where(StandardVersion.number == number)
+        # Editors lock the draft row while saving, so the lost-update check cannot race.
+        version = db.session.execute(query.with_for_update() if for_update else query).scalar()
         if version is None:
             abort(404)
         return version
@@ -68,9 +70,11 @@ class StandardsView(BaseView):
             "standards/index.html",
             versions=list(versions),
             in_force=services.version_on(_today()),
+            today=_today(),
             draft=services.current_draft(),
             can_edit=self.can_edit(),
             upload=UploadForm(),
+            templates=catalog.available_templates() if self.can_edit() else [],
         )
 
     @expose("/<int:number>/")
@@ -86,6 +90,9 @@ class StandardsView(BaseView):
             publish=publish,
             target_labels=TARGET_LABELS,
             kind_labels=CHECK_KIND_LABELS,
+            area_labels=AREA_LABELS,
+            kpi_labels=KPI_LABELS,
+            periods=PERIODS,
         )
 
     @expose("/<int:number>/compare/")
@@ -120,30 +127,48 @@ class StandardsView(BaseView):
         except DomainError as exc:
             flash(exc.message, "error")
             return redirect(url_for(".index"))
-        return redirect(url_for(".targets", number=draft.number))
+        return redirect(url_for(".version", number=draft.number))
 
-    @expose("/<int:number>/targets/", methods=("GET", "POST"))
-    def targets(self, number: int):
-        """The service-targets editor of a draft (HB §1.1.2, §6.2.2, §9.3.3 numbers)."""
+    @expose("/<int:number>/edit/<part>/", methods=("GET", "POST"))
+    @expose("/<int:number>/edit/<part>/<key>/", methods=("GET", "POST"))
+    def edit(self, number: int, part: str, key: str | None = None):
+        """One structured editor of a draft; saving replaces that part of the document."""
         self._require_edit()
-        draft = self._version(number)
-        document = StandardDocument.model_validate(draft.document)
-        form = ServiceTargetsForm.for_document(document, request.form if request.method == "POST" else None)
-        if request.method == "POST" and form.validate():
-            changed = copy.deepcopy(draft.document)
-            changed["service_targets"].update(form.targets())
-            try:
-                with unit_of_work():
-                    services.save_draft(draft, changed)
-            except DomainError as exc:
-                problems = getattr(exc, "problems", [exc.message])
-                for problem in problems:
-                    flash(problem, "error")
-                return self.render("standards/targets.html", version=draft, form=form), 400
-            flash(_("The draft is saved."), "success")
+        editor_class = EDITORS.get(part)
+        if editor_class is None or (part == "checklist") != (key is not None):
+            abort(404)
+        draft = self._version(number, for_update=request.method == "POST")
+        if draft.status is not StandardStatus.DRAFT:
+            flash(_("Version %(n)s is published and cannot change; start a new draft.", n=number), "error")
             return redirect(url_for(".version", number=number))
-        status = 400 if request.method == "POST" else 200
-        return self.render("standards/targets.html", version=draft, form=form), status
+        document = StandardDocument.model_validate(draft.document)
+        if key is not None and key not in {category.code for category in document.device_categories}:
+            abort(404)
+        if request.method == "GET":
+            form = editor_class.opened(document, services.document_digest(draft.document), key)
+            return self._render_editor(draft, form)
+        form = editor_class.submitted(document, key)
+        if "add" in request.form:  # "Add a row": show the table with one more, save nothing yet
+            if request.form["add"] not in form.tables:
+                abort(400)
+            form.add_row(request.form["add"])
+            return self._render_editor(draft, form)
+        if not form.validate_all():
+            return self._render_editor(draft, form), 400
+        try:
+            with unit_of_work():
+                services.save_draft(draft, form.apply(draft.document), expected_digest=form.digest.data)
+        except Conflict as exc:
+            form.form_errors.append(exc.message)
+            return self._render_editor(draft, form), 409
+        except services.InvalidStandard as exc:
+            form.form_errors.extend(exc.problems)
+            return self._render_editor(draft, form), 400
+        flash(_("The draft is saved."), "success")
+        return redirect(url_for(".version", number=number, _anchor=part))
+
+    def _render_editor(self, draft: StandardVersion, form):
+        return self.render(form.template, version=draft, form=form, kpis=KPIS, periods=PERIODS)
 
     @expose("/<int:number>/publish/", methods=("POST",))
     def publish(self, number: int):
@@ -167,6 +192,24 @@ class StandardsView(BaseView):
                 day=form.effective_from.data.isoformat()), "success")  # fmt: skip
         return redirect(url_for(".index"))
 
+    @expose("/from-template/", methods=("POST",))
+    def from_template(self):
+        """A new draft from one of the operator's ready-made templates."""
+        self._require_edit()
+        template_id = request.form.get("template_id", type=int)
+        if template_id is None:
+            abort(400)
+        try:
+            with unit_of_work():
+                draft = catalog.start_draft_from_template(template_id)
+        except DomainError as exc:
+            for problem in getattr(exc, "problems", [exc.message]):
+                flash(problem, "error")
+            return redirect(url_for(".index"))
+        flash(_("Draft version %(n)s starts from the template; review it, then publish.", n=draft.number),
+              "success")  # fmt: skip
+        return redirect(url_for(".version", number=draft.number))
+
     @expose("/import/", methods=("POST",))
     def import_file(self):
         self._require_edit()
@@ -189,6 +232,8 @@ class StandardsView(BaseView):
 
 def register_standards_view(admin) -> None:
     from repairqc.chapters import CHAPTERS
+    from repairqc.standards.sop_views import register_sop_view
 
     admin.add_view(StandardsView(name=_l("Standards"), endpoint="standards", url="/admin/standards",
                                  category=CHAPTERS["ch5"]))  # fmt: skip
+    register_sop_view(admin)

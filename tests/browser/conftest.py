@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,6 +43,8 @@ CHROMIUM_ARGS = [
 @dataclass(frozen=True)
 class LiveServer:
     port: int
+    #: The server's environment: `server_app()` opens the same databases from the test.
+    env: dict[str, str]
     scheme: str = "http"
 
     def url(self, host: str, path: str = "/") -> str:
@@ -118,7 +121,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             stderr=subprocess.STDOUT,
         )
     try:
-        live = LiveServer(port)
+        live = LiveServer(port, env)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not _healthy(live.health_url):
             if server.poll() is not None or time.monotonic() > deadline:
@@ -130,6 +133,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         _stop(server)
         # Shown with -rA or on failure: the server side of whatever the browser did.
         sys.stderr.write(f"\n--- RepairQC server log ({log_path}) ---\n{log_path.read_text()}")
+
+
+@contextlib.contextmanager
+def server_app(live_server: LiveServer) -> Iterator[Flask]:
+    """An app on the live server's databases, for what no screen does yet (e.g. begin a QC check)."""
+    from repairqc import create_app
+
+    keys = ("DATABASE_URL", "TENANT_DATA_DIR", "SECRET_KEY", "BASE_DOMAIN", "REDIS_URL", "MAIL_BACKEND")
+    with pytest.MonkeyPatch.context() as patch:
+        for key in keys:
+            patch.setenv(key, live_server.env[key])
+        patch.setenv("REPAIRQC_ENV", "development")
+        app = create_app()
+    yield app
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Uploaded files (SOP attachments), stored in the tenant's own schema."""

@@ -1,0 +1,41 @@
+"""Downloading stored files: signed-in staff of the tenant whose host the request came to.
+
+The tenant is resolved from the Host header before this runs and the session reads only that
+tenant's schema, so another tenant's file id is simply not found (404, never 403).
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, send_file
+
+from repairqc.accounts.permissions import Action, current_grants
+from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
+from repairqc.files import services
+
+bp = Blueprint("files", __name__, url_prefix="/files")
+
+
+@bp.get("/<int:file_id>")
+def download(file_id: int):
+    if not staff_signed_in():
+        return deny_access()
+    if not current_grants().can("StoredFile", Action.VIEW):
+        abort(403)
+    stored = services.get_file(file_id) if 0 < file_id <= INT32_MAX else None
+    if stored is None:
+        abort(404)
+    response = send_file(
+        io.BytesIO(stored.data),
+        mimetype=stored.content_type,
+        # Images open in the browser; a PDF is saved, so it is never rendered on our origin.
+        as_attachment=not stored.is_inline,
+        download_name=stored.filename,
+        etag=stored.sha256,
+        max_age=3600,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.private = True  # signed-in content: browsers only, no shared caches
+    response.cache_control.public = False
+    return response
