@@ -107,3 +107,26 @@ def test_a_tenant_never_sees_another_tenants_versions(app, client, alpha, beta):
     sign_in(client, beta, "qa")
     assert client.get("/admin/standards/2/", base_url=url(beta)).status_code == 404
     assert client.get("/admin/standards/2/export.json", base_url=url(beta)).status_code == 404
+
+
+def test_the_effective_targets_of_a_store_say_where_each_value_comes_from(app, client, alpha, beta):
+    sign_in(client, beta, "qa")
+    page = client.get(f"/admin/standards/effective/?store={beta.store_ids['S2']}", base_url=url(beta)).text
+    assert "Standards version 1 applies on" in page
+    diagnosis = re.search(r'data-testid="target-diagnosis_hours">(.*?)</tr>', page, re.S).group(1)
+    assert ">12<" in diagnosis and "this store (SENTINEL-B-S2)" in diagnosis
+    follow_up = re.search(r'data-testid="target-follow_up_days">(.*?)</tr>', page, re.S).group(1)
+    assert ">5<" in follow_up and "the chain (CB)" in follow_up
+    complaint = re.search(r'data-testid="target-complaint_first_contact_hours">(.*?)</tr>', page, re.S).group(1)
+    assert ">24<" in complaint and "the standards, version 1" in complaint
+
+    # A store technician sees only their own store, whatever id they ask for.
+    sign_in(client, alpha, "tech")
+    page = client.get(f"/admin/standards/effective/?store={alpha.store_ids['S2']}", base_url=url(alpha))
+    assert page.status_code == 200
+    assert "SENTINEL-A-S1" in page.text and "SENTINEL-A-S2" not in page.text
+    assert "SENTINEL-B" not in page.text
+    bad_day = client.get("/admin/standards/effective/?day=31-12-2026", base_url=url(alpha))
+    assert bad_day.status_code == 200 and "Enter the date as YYYY-MM-DD." in bad_day.text
+    before = client.get("/admin/standards/effective/?day=1999-01-01", base_url=url(alpha))
+    assert before.status_code == 200 and "No standard is in force on 1999-01-01." in before.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -25,14 +25,14 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from repairqc.accounts.permissions import Action, current_grants
-from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
+from repairqc.admin.views import INT32_MAX
 from repairqc.db import db, unit_of_work, utcnow
 from repairqc.errors import DomainError
 from repairqc.files.services import find_by_sha256
 from repairqc.standards import services, sop_services
 from repairqc.standards.models import StandardStatus, StandardVersion
 from repairqc.standards.schema import ALL_CATEGORIES, SOP_STEPS, Sop, StandardDocument, Text
+from repairqc.standards.views import StandardsAccess
 
 STEP_LABELS = {
     "intake": _l("Reception and intake"),
@@ -136,18 +136,7 @@ class SopForm(FlaskForm):
         return general
 
 
-class SopView(BaseView):
-    def is_accessible(self) -> bool:
-        return staff_signed_in() and current_grants().can("StandardVersion", Action.VIEW)
-
-    def inaccessible_callback(self, name, **kwargs):
-        return deny_access(name, **kwargs)
-
-    @staticmethod
-    def can_edit() -> bool:
-        """Exactly the standards screens' rule: the roles that edit StandardVersion (HQ quality)."""
-        return current_grants().can("StandardVersion", Action.EDIT)
-
+class SopView(StandardsAccess):
     def _version(self) -> StandardVersion:
         """The version named by ?version=N, or the one in force today."""
         number = request.args.get("version", type=int)

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from repairqc.accounts.permissions import Action, current_grants
+from repairqc.accounts.scoping import selectable_query
 from repairqc.admin.views import deny_access, staff_signed_in
 from repairqc.db import db, unit_of_work, utcnow
 from repairqc.errors import Conflict, DomainError
@@ -32,13 +33,16 @@ from repairqc.standards.forms import (
 )
 from repairqc.standards.models import StandardStatus, StandardVersion
 from repairqc.standards.schema import KPIS, StandardDocument
+from repairqc.stores.models import Store
 
 
 def _today() -> date:
     return utcnow().date()
 
 
-class StandardsView(BaseView):
+class StandardsAccess(BaseView):
+    """Who reaches the standards screens: every signed-in member of staff reads, HQ quality edits."""
+
     def is_accessible(self) -> bool:
         return staff_signed_in() and current_grants().can("StandardVersion", Action.VIEW)
 
@@ -47,8 +51,11 @@ class StandardsView(BaseView):
 
     @staticmethod
     def can_edit() -> bool:
+        """The roles with edit rights on StandardVersion in the permission matrix."""
         return current_grants().can("StandardVersion", Action.EDIT)
 
+
+class StandardsView(StandardsAccess):
     def _require_edit(self) -> None:
         if not self.can_edit():
             abort(403)
@@ -76,6 +83,26 @@ class StandardsView(BaseView):
             upload=UploadForm(),
             templates=catalog.available_templates() if self.can_edit() else [],
         )
+
+    @expose("/effective/")
+    def effective(self):
+        """The service targets a store works to on a day, and where each value comes from."""
+        stores = selectable_query(Store).order_by(Store.code).all()
+        store = next((s for s in stores if s.id == request.args.get("store", type=int)), None)
+        store = store or (stores[0] if stores else None)
+        try:
+            day = date.fromisoformat(request.args.get("day", "")) if request.args.get("day") else _today()
+        except ValueError:
+            flash(_("Enter the date as YYYY-MM-DD."), "error")
+            day = _today()
+        standard = None
+        if store is not None:
+            try:
+                standard = services.effective_for_store(store, day)
+            except DomainError as exc:  # before version 1 took effect
+                flash(exc.message, "error")
+        return self.render("standards/effective.html", stores=stores, store=store, day=day,
+                           standard=standard, target_labels=TARGET_LABELS)  # fmt: skip
 
     @expose("/<int:number>/")
     def version(self, number: int):
