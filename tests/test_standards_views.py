@@ -109,15 +109,19 @@ def test_a_tenant_never_sees_another_tenants_versions(app, client, alpha, beta):
     assert client.get("/admin/standards/2/export.json", base_url=url(beta)).status_code == 404
 
 
+def target_row(page: str, name: str) -> str:
+    return re.search(rf'data-testid="target-{name}">(.*?)</tr>', page, re.S).group(1)
+
+
 def test_the_effective_targets_of_a_store_say_where_each_value_comes_from(app, client, alpha, beta):
     sign_in(client, beta, "qa")
     page = client.get(f"/admin/standards/effective/?store={beta.store_ids['S2']}", base_url=url(beta)).text
     assert "Standards version 1 applies on" in page
-    diagnosis = re.search(r'data-testid="target-diagnosis_hours">(.*?)</tr>', page, re.S).group(1)
+    diagnosis = target_row(page, "diagnosis_hours")
     assert ">12<" in diagnosis and "this store (SENTINEL-B-S2)" in diagnosis
-    follow_up = re.search(r'data-testid="target-follow_up_days">(.*?)</tr>', page, re.S).group(1)
+    follow_up = target_row(page, "follow_up_days")
     assert ">5<" in follow_up and "the chain (CB)" in follow_up
-    complaint = re.search(r'data-testid="target-complaint_first_contact_hours">(.*?)</tr>', page, re.S).group(1)
+    complaint = target_row(page, "complaint_first_contact_hours")
     assert ">24<" in complaint and "the standards, version 1" in complaint
 
     # A store technician sees only their own store, whatever id they ask for.
