@@ -235,3 +235,17 @@ def test_only_drafts_and_only_editors(app, client, alpha, beta):
     assert client.get("/admin/standards/2/edit/targets/", base_url=url(beta)).status_code == 404
     client.post("/admin/standards/2/edit/targets/", base_url=url(beta), data={"follow_up_days": "9"})
     assert document(app, alpha)["service_targets"]["follow_up_days"] == 3
+
+
+def test_editor_messages_are_in_the_users_language(app, qa, alpha):
+    from flask_babel import force_locale, gettext
+
+    qa.post("/language", base_url=url(alpha), data={"locale": "zh-CN", "next": "/admin/"})
+    _page, data = open_editor(qa, alpha, "checklist/smartphone")
+    data.update({"items-0-kind": "measured", "items-0-unit": "V", "items-0-min": "5", "items-0-max": "1"})
+    refused = post(qa, alpha, "checklist/smartphone", data)
+    assert refused.status_code == 400
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        expected = gettext("The lower limit is above the upper limit.")
+    assert expected != "The lower limit is above the upper limit."  # there is a translation
+    assert expected in refused.text
