@@ -22,8 +22,10 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
+from flask import current_app
 from flask_babel import gettext as _
 from pydantic import ValidationError
+from sqlalchemy import orm
 
 from repairqc.db import current_tenant, db, utcnow
 from repairqc.errors import Conflict, DomainError
@@ -157,6 +159,7 @@ def version_on(day: date) -> StandardVersion:
     version = (
         db.session.execute(
             sa.select(StandardVersion)
+            .options(orm.defer(StandardVersion.document))  # large; loaded only when needed
             .where(StandardVersion.status != StandardStatus.DRAFT, StandardVersion.effective_from <= day)
             .order_by(StandardVersion.effective_from.desc(), StandardVersion.number.desc())
         )
@@ -189,16 +192,31 @@ class EffectiveStandard:
         return self.targets[name].value
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(schema: str, version_id: int, document_json: str) -> StandardDocument:
-    # Safe to cache: a published version never changes (the key includes the tenant's schema).
-    return StandardDocument.model_validate_json(document_json)
+def _parse_version(schema: str, version_id: int, published_at: Any) -> StandardDocument:
+    version = db.session.get(StandardVersion, version_id)
+    return StandardDocument.model_validate(version.document)
+
+
+def _parsed(version: StandardVersion) -> StandardDocument:
+    """The version's document, parsed once per process and app.
+
+    Safe to cache because a non-draft version never changes (the before_flush guard). The key
+    holds the tenant's schema, the id and the publication time: on SQLite a rolled-back
+    publication can leave its id to the next one, which the time tells apart. The cache lives on
+    the app, so apps on other databases (tests, the CLI) never share entries.
+    """
+    cache = current_app.extensions.get("repairqc.standard_documents")
+    if cache is None:
+        cache = current_app.extensions["repairqc.standard_documents"] = functools.lru_cache(maxsize=256)(
+            _parse_version
+        )
+    return cache(current_tenant().schema, version.id, version.published_at)
 
 
 def effective_for_store(store: Store, day: date) -> EffectiveStandard:
     """The standard for `store` on `day`, with chain and store overrides applied and explained."""
     version = version_on(day)
-    document = _parsed(current_tenant().schema, version.id, json.dumps(version.document, sort_keys=True))
+    document = _parsed(version)
     targets = {
         name: ResolvedTarget(float(getattr(document.service_targets, name)), "standard", f"v{version.number}")
         for name in OVERRIDABLE_TARGETS
