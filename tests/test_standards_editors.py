@@ -249,3 +249,56 @@ def test_editor_messages_are_in_the_users_language(app, qa, alpha):
         expected = gettext("The lower limit is above the upper limit.")
     assert expected != "The lower limit is above the upper limit."  # there is a translation
     assert expected in refused.text
+
+
+def test_an_existing_category_keeps_its_code(app, qa, alpha):
+    # Codes are what checklists, warranty rules and devices refer to: a changed code is ignored.
+    page, data = open_editor(qa, alpha, "categories")
+    assert "readonly" in page
+    before = document(app, alpha)
+    data["categories-0-code"] = "phone"
+    data["categories-0-name_en"] = "Mobile phone"
+    assert post(qa, alpha, "categories", data).status_code == 302
+    after = document(app, alpha)
+    assert after["device_categories"][0] == {
+        "code": "smartphone",
+        "name": {"en": "Mobile phone", "zh": "智能手机"},
+    }
+    assert after["qc_checklists"] == before["qc_checklists"]
+    assert after["service_targets"] == before["service_targets"]
+
+
+def test_a_category_with_sops_cannot_be_removed(app, qa, alpha):
+    with in_tenant(app, alpha):
+        draft = db.session.execute(sa.select(StandardVersion).where(StandardVersion.number == 2)).scalar_one()
+        changed = dict(draft.document)
+        changed["sops"] = [
+            *changed["sops"],
+            {**changed["sops"][0], "code": "laptop-only", "category": "laptop"},
+        ]
+        from repairqc.standards import services
+
+        services.save_draft(draft, changed)
+        db.session.commit()
+    _page, data = open_editor(qa, alpha, "categories")
+    laptop = next(i for i in rows(data, "categories") if data[f"categories-{i}-code"] == "laptop")
+    data[f"categories-{laptop}-remove"] = "y"
+    refused = post(qa, alpha, "categories", data)
+    assert refused.status_code == 400 and "“laptop” has SOPs (laptop-only)" in refused.text
+    assert any(c["code"] == "laptop" for c in document(app, alpha)["device_categories"])
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
+def test_tolerances_must_be_finite(app, qa, alpha, value):
+    _page, data = open_editor(qa, alpha, "checklist/smartphone")
+    before = document(app, alpha)
+    data.update({"items-0-kind": "measured", "items-0-unit": "V", "items-0-min": value, "items-0-max": "5"})
+    refused = post(qa, alpha, "checklist/smartphone", data)
+    assert refused.status_code == 400 and "must be a finite number" in refused.text
+    assert document(app, alpha) == before
+
+
+def test_odd_row_indices_are_ignored_not_a_server_error(app, qa, alpha):
+    _page, data = open_editor(qa, alpha, "equipment")
+    response = post(qa, alpha, "equipment", {**data, "rules-²-equipment_type": "x"})
+    assert response.status_code == 302

@@ -117,6 +117,21 @@ class UploadForm(FlaskForm):
 # --- rows ------------------------------------------------------------------------------------------
 
 
+class RowList(FieldList):
+    """A FieldList that ignores row indices which are not plain ASCII digits.
+
+    WTForms accepts any `str.isdigit()` index and then fails on `int("²")` with a 500.
+    """
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split(self._field_separator, 1)[0]
+                if index.isascii() and index.isdecimal():
+                    yield int(index)
+
+
 class Row(Form):
     """One row of an editor table."""
 
@@ -155,9 +170,13 @@ class CategoryRow(Row):
     code = code_field()
     name_en = StringField(_l("Name (English)"), [InputRequired(), Length(max=500)])
     name_zh = StringField(_l("Name (Chinese)"), [InputRequired(), Length(max=500)])
+    #: The code the category had when the editor opened. Codes are what devices, checklists,
+    #: warranty rules and SOPs refer to, so an existing category keeps its code (rename it by
+    #: its names); a changed code would silently orphan all of those.
+    original = HiddenField()
 
     def payload(self) -> dict[str, Any]:
-        return {"code": self.code.data, "name": _text(self, "name")}
+        return {"code": self.original.data or self.code.data, "name": _text(self, "name")}
 
 
 class WarrantyRow(Row):
@@ -294,7 +313,7 @@ class Editor(FlaskForm):
 
     def columns(self, table: str) -> list[tuple[str, Any]]:
         row_class = self[table].unbound_field.args[0]
-        return [(field.short_name, field.label.text) for field in row_class()]
+        return [(field.short_name, field.label.text) for field in row_class() if field.type != "HiddenField"]
 
     def add_row(self, table: str) -> None:
         rows = self[table]
@@ -329,7 +348,7 @@ class ServiceTargetsEditor(Editor):
     title = _l("Service targets")
     tables = {"warranty": _l("Warranty per device category and repair type")}
 
-    warranty = FieldList(FormField(WarrantyRow))
+    warranty = RowList(FormField(WarrantyRow))
 
     @classmethod
     def form_class(cls, document: StandardDocument) -> type[Editor]:
@@ -376,16 +395,39 @@ class CategoriesEditor(Editor):
 
     title = _l("Device categories")
     tables = {"categories": _l("Device categories")}
-    categories = FieldList(FormField(CategoryRow))
+    categories = RowList(FormField(CategoryRow))
 
     @classmethod
     def initial_data(cls, document, key):
         return {
             "categories": [
-                {"code": c.code, "name_en": c.name.en, "name_zh": c.name.zh}
+                {"code": c.code, "original": c.code, "name_en": c.name.en, "name_zh": c.name.zh}
                 for c in document.device_categories
             ]
         }
+
+    def refresh_choices(self) -> None:
+        known = {category.code for category in self.document.device_categories}
+        for entry in self.categories:
+            row = entry.form
+            if row.original.data not in known:  # only codes this document has are kept
+                row.original.data = ""
+            if row.original.data:
+                row.code.data = row.original.data
+                row.code.render_kw = {"readonly": True}
+
+    def validate_all(self) -> bool:
+        ok = super().validate_all()
+        kept = {row.payload()["code"] for row in self.live_rows("categories")}
+        for category in self.document.device_categories:
+            sops = [sop.code for sop in self.document.sops if sop.category == category.code]
+            if category.code not in kept and sops:
+                self.form_errors.append(
+                    _l("“%(category)s” has SOPs (%(sops)s); move or delete them before removing it.",
+                       category=category.code, sops=", ".join(sops))
+                )  # fmt: skip
+                ok = False
+        return ok
 
     def apply(self, document):
         changed = copy.deepcopy(document)
@@ -410,7 +452,7 @@ class ChecklistEditor(Editor):
 
     title = _l("QC checklist")
     tables = {"items": _l("Checks, in the order they are done")}
-    items = FieldList(FormField(ChecklistRow))
+    items = RowList(FormField(ChecklistRow))
 
     @classmethod
     def initial_data(cls, document, key):
@@ -441,8 +483,8 @@ class InspectionEditor(Editor):
     title = _l("Store inspection template")
     tables = {"sections": _l("Sections"), "items": _l("Items (weights add up to 100)")}
     pass_mark = FloatField(_l("Pass mark (%)"), [InputRequired(), NumberRange(0, 100)])
-    sections = FieldList(FormField(SectionRow))
-    items = FieldList(FormField(InspectionItemRow))
+    sections = RowList(FormField(SectionRow))
+    items = RowList(FormField(InspectionItemRow))
 
     @classmethod
     def initial_data(cls, document, key):
@@ -592,7 +634,7 @@ class EquipmentEditor(Editor):
 
     title = _l("Equipment policy")
     tables = {"rules": _l("Equipment types")}
-    rules = FieldList(FormField(EquipmentRow))
+    rules = RowList(FormField(EquipmentRow))
 
     @classmethod
     def initial_data(cls, document, key):

@@ -30,7 +30,9 @@ KPIS = ("repair_speed", "repair_quality", "diagnosis_accuracy", "customer_satisf
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity would pass every range check (comparisons with NaN are false) and are
+    # not valid JSON: PostgreSQL refuses them and exports would break.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Text(Strict):
@@ -275,6 +277,7 @@ def _messages() -> dict[str, str]:
         "int_type": _("must be a whole number"),
         "float_parsing": _("must be a number"),
         "float_type": _("must be a number"),
+        "finite_number": _("must be a finite number"),
         "bool_parsing": _("must be true or false"),
         "greater_than": _("must be greater than %(limit)s"),
         "greater_than_equal": _("must be at least %(limit)s"),

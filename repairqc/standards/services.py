@@ -115,6 +115,10 @@ def save_draft(
     """
     if draft.status is not StandardStatus.DRAFT:
         raise Conflict(_("Version %(n)s is published and cannot change; start a new draft.", n=draft.number))
+    if expected_digest is not None:
+        # Re-read the draft under a row lock (PostgreSQL) so that two saves from editors opened
+        # on the same contents cannot both pass the check; SQLite serialises writers itself.
+        db.session.refresh(draft, with_for_update=True)
     if expected_digest is not None and expected_digest != document_digest(draft.document):
         raise Conflict(
             _("Someone else saved this draft after you opened it. Reload the page to see their changes.")
