@@ -34,7 +34,7 @@ from repairqc.db import db, tenant_context, unit_of_work, utcnow  # noqa: E402
 from repairqc.standards import services  # noqa: E402
 from repairqc.standards.models import ServiceTargetOverride  # noqa: E402
 from repairqc.stores.models import Chain, Store  # noqa: E402
-from repairqc.tenants import migrations  # noqa: E402
+from repairqc.tenants import ddl, migrations  # noqa: E402
 from repairqc.tenants import services as tenants  # noqa: E402
 
 
@@ -114,10 +114,8 @@ def main() -> int:
     out("command", " ".join([Path(sys.executable).name, *sys.argv]))
     name = "repairqc_bench_standards"
     admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    quoted = admin.dialect.identifier_preparer.quote(name)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        ddl.recreate_database(conn, name)
     url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         with tempfile.TemporaryDirectory(prefix="repairqc-bench-") as tmp:
@@ -125,7 +123,7 @@ def main() -> int:
             measure("sqlite", f"sqlite:///{Path(tmp) / 'control.db'}", Path(tmp) / "tenants", args)
     finally:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+            ddl.drop_database(conn, name)
         admin.dispose()
     return 0
 

@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from repairqc import create_app  # noqa: E402
 from repairqc.db import db, unit_of_work  # noqa: E402
-from repairqc.tenants import migrations, services  # noqa: E402
+from repairqc.tenants import ddl, migrations, services  # noqa: E402
 from repairqc.tenants.models import Tenant  # noqa: E402
 
 TARGETS = {
@@ -625,10 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--database: letters, digits and underscores only")
     url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
-        conn.exec_driver_sql(
-            "DROP DATABASE IF EXISTS " + conn.dialect.identifier_preparer.quote(name) + " WITH (FORCE)"
-        )
-        conn.exec_driver_sql("CREATE DATABASE " + conn.dialect.identifier_preparer.quote(name))
+        ddl.recreate_database(conn, name)
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="repairqc-bench-") as tmp:
@@ -638,11 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             with admin.connect() as conn:
-                conn.exec_driver_sql(
-                    "DROP DATABASE IF EXISTS "
-                    + conn.dialect.identifier_preparer.quote(name)
-                    + " WITH (FORCE)"
-                )
+                ddl.drop_database(conn, name)
         admin.dispose()
     out("load_at_end", load())
     out("bench_total_seconds", time.perf_counter() - started)

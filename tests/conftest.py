@@ -27,7 +27,7 @@ from repairqc.accounts.services import create_staff_user
 from repairqc.db import TenantRef, db, tenant_context, unit_of_work
 from repairqc.repairs.models import Customer, Device, DeviceCategory, RepairOrder, RepairOrderStatus
 from repairqc.stores.models import Chain, Region, Store
-from repairqc.tenants import migrations, services
+from repairqc.tenants import ddl, migrations, services
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct-horse-battery"
@@ -58,14 +58,12 @@ def postgres_database(prefix: str) -> Iterator[str]:
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql("CREATE DATABASE " + conn.dialect.identifier_preparer.quote(name))
+        ddl.recreate_database(conn, name)
     try:
         yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.exec_driver_sql(
-                "DROP DATABASE IF EXISTS " + conn.dialect.identifier_preparer.quote(name) + " WITH (FORCE)"
-            )
+            ddl.drop_database(conn, name)
         admin.dispose()
 
 

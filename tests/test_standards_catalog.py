@@ -20,7 +20,6 @@ from repairqc.standards import services as standards
 from repairqc.standards.catalog import available_templates, start_draft_from_template
 from repairqc.standards.defaults import handbook_document
 from repairqc.standards.models import StandardStatus, StandardVersion
-from repairqc.standards.schema import StandardDocument
 from tests.conftest import PASSWORD, in_tenant, sign_in
 from tests.test_accounts import copy_session_cookie, temporary_operator
 
@@ -227,7 +226,6 @@ def test_attachment_references_are_stripped_from_sops():
     assert console.strip_attachments({"device_categories": []}) == ({"device_categories": []}, 0)
 
 
-@pytest.mark.skipif("sops" not in StandardDocument.model_fields, reason="the schema has no SOPs yet")
 def test_uploaded_sops_lose_their_attachments_and_the_operator_is_told(app, operator, prefix):
     client = operator_client(app, operator)
     document = template_document(app)

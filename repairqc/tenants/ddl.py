@@ -1,4 +1,4 @@
-"""The one reviewed place where SQL spells a schema name.
+"""The one reviewed place where SQL spells a schema (or database) name.
 
 Everything else reaches tenant tables through `schema_translate_map` (design.md §2). Schema names
 come from a tenant's immutable id (`t_<id>`), are checked against `SCHEMA_RE` here and are always
@@ -40,6 +40,25 @@ def create_schema(conn: sa.Connection, schema: str) -> None:
 
 def drop_schema(conn: sa.Connection, schema: str) -> None:
     conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_quoted(conn.dialect, schema)} CASCADE")
+
+
+DATABASE_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def recreate_database(conn: sa.Connection, name: str) -> None:
+    """Drop and create a PostgreSQL database (tests and benchmarks; `conn` in AUTOCOMMIT)."""
+    drop_database(conn, name)
+    conn.exec_driver_sql(f"CREATE DATABASE {_quoted_database(conn.dialect, name)}")
+
+
+def drop_database(conn: sa.Connection, name: str) -> None:
+    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quoted_database(conn.dialect, name)} WITH (FORCE)")
+
+
+def _quoted_database(dialect: sa.Dialect, name: str) -> str:
+    if not DATABASE_RE.match(name):
+        raise ValueError(f"not a database name we create: {name!r}")
+    return dialect.identifier_preparer.quote_identifier(name)
 
 
 def schema_exists(conn: sa.Connection, schema: str) -> bool:
