@@ -37,6 +37,7 @@ def _init_extensions(app: Flask) -> None:
     from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
     from repairqc.i18n import select_locale
+    from repairqc.repairs.views import register_repair_views
     from repairqc.standards.views import register_standards_view
 
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -63,6 +64,7 @@ def _init_extensions(app: Flask) -> None:
     )
     register_tenant_views(admin)
     register_standards_view(admin)
+    register_repair_views(admin)
     app.after_request(declare_language)
 
 
@@ -71,16 +73,21 @@ def _register_blueprints(app: Flask) -> None:
     from repairqc.console.views import bp as console_bp
     from repairqc.files.views import bp as files_bp
     from repairqc.main.views import bp as main_bp
+    from repairqc.repairs.api import bp as repairs_api_bp
+    from repairqc.repairs.tracking_views import bp as tracking_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(files_bp)
+    app.register_blueprint(tracking_bp)
+    app.register_blueprint(repairs_api_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
     from repairqc.accounts.loader import bind_actor, release_actor
     from repairqc.errors import register_error_handlers
+    from repairqc.i18n import format_money
     from repairqc.standards.markdown import render_markdown
     from repairqc.tenants.resolution import release_tenant, resolve_request
 
@@ -90,6 +97,7 @@ def _register_request_hooks(app: Flask) -> None:
     app.teardown_request(release_tenant)
     register_error_handlers(app)
     app.add_template_filter(render_markdown, "markdown")  # SOP texts, sanitised
+    app.add_template_filter(format_money, "money")  # amounts kept in cents
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

@@ -25,7 +25,15 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "SESSION_COOKIE_SECURE": (True, "send the session cookie over HTTPS only"),
     "LOGIN_RATE_LIMIT": ("10 per minute", "failed sign-ins allowed per client address and tenant"),
     "ACCOUNT_LOGIN_RATE_LIMIT": ("20 per 10 minutes", "failed sign-ins allowed per account, from anywhere"),
-    "ENCRYPTION_KEY": ("", "Fernet key for sensitive fields; empty = derived from SECRET_KEY"),
+    "ENCRYPTION_KEY": (
+        "",
+        "Fernet keys for sensitive fields, comma-separated, newest first; empty = derived from SECRET_KEY",
+    ),
+    "LOOKUP_KEY": (
+        "",
+        "keys of the phone/e-mail search hashes, comma-separated, newest first; empty = derived",
+    ),
+    "TRACKING_LINK_MAX_AGE": (30 * 24 * 3600, "seconds a customer's order-tracking link stays valid"),
     "TENANT_ENGINE_CACHE_SIZE": (64, "SQLite: per-tenant engines kept open (LRU)"),
     "DB_POOL_RECYCLE": (1800, "PostgreSQL: seconds before a pooled connection is replaced"),
     "MAIL_BACKEND": ("smtp", "smtp | console (console prints mails to the log)"),

@@ -1,23 +1,57 @@
-"""Encryption of sensitive fields at rest (HB §7.3.1(2)), with Fernet from `cryptography`."""
+"""Encryption of sensitive fields at rest (HB §6.1.2, §7.3.1(2)), and keyed hashes to find them.
+
+Fernet (from `cryptography`) encrypts; `MultiFernet` makes keys rotatable: the first key of
+`ENCRYPTION_KEY` encrypts, every listed key decrypts, and `flask crypto rotate` re-encrypts old
+values under the first. An encrypted column cannot be searched, so columns customers are looked
+up by (phone, e-mail) also keep an HMAC-SHA256 "blind index" of their normalised value under
+`LOOKUP_KEY`; a search hashes the query under every listed key, so lookups keep working while a
+rotation is under way.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import re
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 
-def _fernet() -> Fernet:
-    key = current_app.config["ENCRYPTION_KEY"]
-    if not key:
-        # Derived, so the embedded default works with one secret; production should set its own
-        # key so that rotating SECRET_KEY (sessions) does not make stored passcodes unreadable.
-        digest = hashlib.sha256(("repairqc-field-encryption:" + current_app.config["SECRET_KEY"]).encode())
-        key = base64.urlsafe_b64encode(digest.digest())
-    return Fernet(key)
+def _keys(setting: str, purpose: str) -> list[bytes]:
+    """The comma-separated keys of `setting`, or one derived from SECRET_KEY when it is empty.
+
+    Derived keys keep the embedded default working with one secret; production sets its own so
+    that rotating SECRET_KEY (sessions) does not make stored values unreadable.
+    """
+    raw = current_app.config[setting]
+    keys = [key.strip().encode() for key in raw.split(",") if key.strip()] if raw else []
+    if not keys:
+        digest = hashlib.sha256(f"repairqc-{purpose}:{current_app.config['SECRET_KEY']}".encode()).digest()
+        keys = [base64.urlsafe_b64encode(digest)]
+    return keys
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in _keys("ENCRYPTION_KEY", "field-encryption")])
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str | None:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        return None  # written under a key no longer configured; unknown rather than a failed page
+
+
+def rotate(token: str) -> str:
+    """The same value encrypted under the first key (unchanged if it already is)."""
+    return _fernet().rotate(token.encode()).decode()
 
 
 class EncryptedString(sa.TypeDecorator):
@@ -27,12 +61,33 @@ class EncryptedString(sa.TypeDecorator):
     def process_bind_param(self, value: str | None, dialect) -> str | None:
         if value is None or value == "":
             return None
-        return _fernet().encrypt(value.encode()).decode()
+        return encrypt(value)
 
     def process_result_value(self, value: str | None, dialect) -> str | None:
-        if value is None:
-            return None
-        try:
-            return _fernet().decrypt(value.encode()).decode()
-        except InvalidToken:
-            return None  # written under another key; treated as unknown rather than failing the page
+        return None if value is None else decrypt(value)
+
+
+# --- blind indexes --------------------------------------------------------------------------------
+
+
+def normalise_phone(phone: str) -> str:
+    """Digits only, with an international 00 prefix read as +: "+86 138-0013 8000" → "8613800138000"."""
+    digits = re.sub(r"\D", "", phone)
+    return digits[2:] if digits.startswith("00") else digits
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def lookup_hashes(kind: str, normalised: str) -> list[str]:
+    """The value's keyed hash under every lookup key, the current key's first."""
+    return [
+        hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+        for key in _keys("LOOKUP_KEY", "lookup-hash")
+    ]
+
+
+def lookup_hash(kind: str, normalised: str) -> str | None:
+    """The hash stored with a row: under the current key, or None for an empty value."""
+    return lookup_hashes(kind, normalised)[0] if normalised else None

@@ -15,10 +15,10 @@ from repairqc.repairs.models import (
     ContactChannel,
     Customer,
     Device,
-    DeviceCategory,
     RepairOrder,
     RepairOrderStatus,
 )
+from repairqc.repairs.services import next_order_number
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants import services
 from repairqc.tenants.models import Tenant
@@ -45,7 +45,7 @@ CUSTOMERS = [
         "FF-N01",
         "Li Wei",
         "+86 138 0000 0001",
-        (DeviceCategory.SMARTPHONE, "Apple", "iPhone 14", "356789100000011"),
+        ("smartphone", "Apple", "iPhone 14", "356789100000011"),
         "Cracked screen after a drop; touch works in the lower half only",
         RepairOrderStatus.IN_REPAIR,
     ),
@@ -53,7 +53,7 @@ CUSTOMERS = [
         "FF-N01",
         "Zhang Min",
         "+86 138 0000 0002",
-        (DeviceCategory.LAPTOP, "Lenovo", "ThinkPad X1 Carbon", "PF3ABC12"),
+        ("laptop", "Lenovo", "ThinkPad X1 Carbon", "PF3ABC12"),
         "Does not charge; LED stays off",
         RepairOrderStatus.DIAGNOSING,
     ),
@@ -61,7 +61,7 @@ CUSTOMERS = [
         "FF-N01",
         "Emma Brown",
         "+44 7700 900001",
-        (DeviceCategory.TABLET, "Samsung", "Galaxy Tab S8", "R52T30XYZ"),
+        ("tablet", "Samsung", "Galaxy Tab S8", "R52T30XYZ"),
         "Battery drains in two hours",
         RepairOrderStatus.RECEIVED,
     ),
@@ -69,7 +69,7 @@ CUSTOMERS = [
         "FF-S01",
         "Wang Fang",
         "+86 139 0000 0003",
-        (DeviceCategory.SMARTPHONE, "Huawei", "P60 Pro", "861234050000022"),
+        ("smartphone", "Huawei", "P60 Pro", "861234050000022"),
         "No sound from the earpiece during calls",
         RepairOrderStatus.QUOTED,
     ),
@@ -77,7 +77,7 @@ CUSTOMERS = [
         "FF-S01",
         "Chen Jie",
         "+86 139 0000 0004",
-        (DeviceCategory.SMARTPHONE, "Xiaomi", "13T", "868888060000033"),
+        ("smartphone", "Xiaomi", "13T", "868888060000033"),
         "Back camera blurry",
         RepairOrderStatus.READY,
     ),
@@ -85,7 +85,7 @@ CUSTOMERS = [
         "IC-01",
         "Liu Yang",
         "+86 137 0000 0005",
-        (DeviceCategory.LAPTOP, "Apple", "MacBook Air M2", "C02ZX1ABCD"),
+        ("laptop", "Apple", "MacBook Air M2", "C02ZX1ABCD"),
         "Keyboard keys stick after a coffee spill",
         RepairOrderStatus.RECEIVED,
     ),
@@ -141,6 +141,7 @@ def _seed_organisation() -> None:
         )
         order = RepairOrder(
             store=store,
+            number=next_order_number(store),
             customer=customer,
             device=device,
             fault_symptoms=fault,

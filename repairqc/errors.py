@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from repairqc.db import TenantStorageMissing
@@ -56,6 +57,19 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         message = _("A value in the request is out of range or of the wrong kind.")
         return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError):
+        # Two saves of one versioned row raced; the later one lost (workflow screens, admin).
+        from repairqc.db import db
+
+        db.session.rollback()
+        message = _(
+            "Someone else changed this record at the same time. Nothing was saved; reload and try again."
+        )
+        if _wants_json():
+            return jsonify(error=message), 409
+        return render_template("errors/error.html", code=409, message=message), 409
 
     @app.errorhandler(TenantStorageMissing)
     def _storage_missing(exc: TenantStorageMissing):

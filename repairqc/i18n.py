@@ -35,3 +35,14 @@ def select_locale() -> str:
         if supported:
             return supported
     return "en"
+
+
+def format_money(cents: int | None) -> str:
+    """An amount kept in minor units, in the reader's number format: 123450 → "1,234.50"."""
+    from decimal import Decimal
+
+    from flask_babel import format_decimal
+
+    if cents is None:
+        return ""
+    return format_decimal(Decimal(cents) / 100, format="#,##0.00")

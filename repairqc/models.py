@@ -4,7 +4,23 @@ from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.audit.models import AuditLog
 from repairqc.console.models import Operator, StandardTemplate, TenantRollup
 from repairqc.files.models import StoredFile
-from repairqc.repairs.models import Customer, Device, QCCheck, QCCheckResult, RepairOrder
+from repairqc.repairs.models import (
+    Customer,
+    Device,
+    OrderPhoto,
+    Part,
+    Payment,
+    QCCheck,
+    QCCheckResult,
+    Quote,
+    QuoteLine,
+    RepairOrder,
+    RepairStatusEvent,
+    Signature,
+    StockLevel,
+    StockMovement,
+    WorkLog,
+)
 from repairqc.standards.models import ServiceTargetOverride, StandardVersion
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants.models import Domain, Tenant
@@ -16,17 +32,27 @@ __all__ = [
     "Device",
     "Domain",
     "Operator",
+    "OrderPhoto",
+    "Part",
+    "Payment",
     "QCCheck",
     "QCCheckResult",
+    "Quote",
+    "QuoteLine",
     "Region",
     "RepairOrder",
+    "RepairStatusEvent",
     "RoleAssignment",
     "ServiceTargetOverride",
+    "Signature",
     "StaffUser",
     "StandardTemplate",
     "StandardVersion",
+    "StockLevel",
+    "StockMovement",
     "Store",
     "StoredFile",
     "Tenant",
     "TenantRollup",
+    "WorkLog",
 ]

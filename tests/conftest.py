@@ -7,6 +7,7 @@ required, and an unreachable server fails the run instead of skipping (design.md
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,8 @@ from repairqc import create_app
 from repairqc.accounts.models import Role, StaffUser
 from repairqc.accounts.services import create_staff_user
 from repairqc.db import TenantRef, db, tenant_context, unit_of_work
-from repairqc.repairs.models import Customer, Device, DeviceCategory, RepairOrder, RepairOrderStatus
+from repairqc.repairs.models import Customer, Device, RepairOrder, RepairOrderStatus
+from repairqc.repairs.services import next_order_number
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants import ddl, migrations, services
 
@@ -170,13 +173,17 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
             device = Device(
                 store=store,
                 customer=customer,
-                category=DeviceCategory.SMARTPHONE,
+                category="smartphone",
                 brand="Brand",
                 model=f"Model {label}",
                 serial_number=f"SN-{label}-{n}",
             )
             order = RepairOrder(
-                store=store, customer=customer, device=device, fault_symptoms=f"Fault {n} {label}"
+                store=store,
+                number=next_order_number(store),
+                customer=customer,
+                device=device,
+                fault_symptoms=f"Fault {n} {label}",
             )
             db.session.add_all([customer, device, order])
     from repairqc.standards.models import ServiceTargetOverride
@@ -206,12 +213,82 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
             sa.select(StaffUser).where(StaffUser.email == manager_email)
         ).scalar_one()
         begin_qc_check(order, manager, today=date.today())
+    seed_workflow(s, stores, users)
     from repairqc.files.services import store_bytes
 
     for n in range(1 + extra_rows):  # PNG magic numbers, so the upload rules accept the bytes
         store_bytes(b"\x89PNG\r\n\x1a\n" + f"{s}-{n}".encode(), f"File {n} {s}.png")
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
+
+
+#: A 1x1 PNG, as the signature pad and a phone camera would send one.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+SIGNATURE = "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+
+def seed_workflow(s: str, stores: dict, users: dict) -> None:
+    """One order per store taken through every step, so each workflow record has rows in both
+    stores (status events, quotes, lines, work logs, photos, signatures, payments, stock)."""
+    from repairqc.repairs import services as repairs
+    from repairqc.repairs.models import DecisionMethod, Part, PaymentMethod, PhotoStage, QuoteLineKind
+
+    def person(key: str) -> StaffUser:
+        return db.session.execute(sa.select(StaffUser).where(StaffUser.email == users[key])).scalar_one()
+
+    part = Part(sku=f"SCR-{s}", name=f"Screen {s}", category="smartphone", unit_price_cents=50000)
+    db.session.add(part)
+    db.session.flush()
+    today = date.today()
+    for name, store in stores.items():
+        label = f"{s}-{name}"
+        desk, tech, checker = (
+            (person("frontdesk"), person("tech"), person("manager"))
+            if name == "S1"
+            else (person("manager2"), person("tech2"), person("manager2"))
+        )
+        manager = person("manager" if name == "S1" else "manager2")
+        repairs.receive_stock(store, manager, part_id=part.id, quantity=5, note=f"Delivery {label}")
+        order = repairs.receive_order(
+            store,
+            desk,
+            repairs.Intake(
+                category="smartphone",
+                brand="Brand",
+                model=f"Flow {label}",
+                fault_symptoms=f"Flow fault {label}",
+                signer_name=f"Signer {label}",
+                signature_data_url=SIGNATURE,
+                new_customer=repairs.NewCustomer(f"Flow customer {label}", phone=f"+86 139 {len(label):04d}"),
+                photos=[(PNG + label.encode(), f"intake-{label}.png")],
+            ),  # fmt: skip
+        )
+        repairs.start_diagnosis(order, tech)
+        repairs.record_diagnosis(order, tech, cause=f"Cause {label}", plan=f"Plan {label}",
+                                 repair_type="parts-replacement", minutes=15, today=today)  # fmt: skip
+        repairs.save_quote(order, tech, [repairs.LineInput(QuoteLineKind.PART, f"Screen {label}", 1,
+                                                           Decimal("500"), Decimal("0"), part.id)])  # fmt: skip
+        repairs.send_quote(order, tech, today=today)
+        repairs.decide_quote(order, desk, revision=1, approve=True, method=DecisionMethod.IN_STORE,
+                             signer_name=f"Signer {label}", today=today)  # fmt: skip
+        repairs.start_repair(order, tech)
+        repairs.consume_part(order, tech, part_id=part.id, quantity=1)
+        repairs.log_work(order, tech, step=f"Step {label}", minutes=30, equipment=f"Tool {label}")
+        repairs.send_to_qc(order, tech)
+        check = repairs.begin_qc_check(order, checker, today=today)
+        answers = {r.item_code: repairs.ResultInput(passed=True, measured_value=r.min_value or 0.0,
+                                                    note=f"Note {label}") for r in check.results}  # fmt: skip
+        repairs.record_qc_results(check, checker, answers)
+        for result in check.results:
+            if result.kind == "photo":
+                repairs.add_photo(order, PhotoStage.QC, PNG + b"qc" + label.encode(), f"qc-{label}.png", checker,
+                                  qc_result=result)  # fmt: skip
+        repairs.finish_qc_check(check, checker)
+        repairs.record_payment(order, desk, amount=Decimal("500"), method=PaymentMethod.CASH, reference=label)
+        repairs.deliver(order, desk, signer_name=f"Signer {label}", signature_data_url=SIGNATURE,
+                        confirmed_fixed=True, today=today)  # fmt: skip
 
 
 def provision_seeded(letter: str, extra_rows: int) -> SeededTenant:

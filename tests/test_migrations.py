@@ -77,9 +77,10 @@ def schema_snapshot(conn: sa.Connection, schema: str | None) -> dict:
     snapshot = {}
     for table in sorted(inspector.get_table_names(schema=schema)):
         snapshot[table] = {
-            "columns": [
+            # Sorted: ALTER TABLE ADD COLUMN appends, so order differs from the model's by design.
+            "columns": sorted(
                 (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table, schema)
-            ],
+            ),
             "pk": inspector.get_pk_constraint(table, schema)["constrained_columns"],
             "fks": sorted(
                 (

@@ -32,9 +32,24 @@ MATRIX: dict[str, dict[Role, str]] = {
     "StaffUser": {O: "vcedx", Q: "v", T: "vcex", M: "v", A: "vx"},
     "RoleAssignment": {O: "vcedx", T: "vcdx", M: "v", A: "vx"},
     # Repairs: the store runs them; HQ reads and exports.
+    # Orders are created at intake and move through the workflow screens; the admin form only
+    # corrects descriptive fields (status, amounts and dates are read-only there).
     "Customer": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "v", A: "vx"},
-    "Device": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
-    "RepairOrder": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "ve", A: "vx"},
+    "Device": {O: "vedx", Q: "vx", I: "v", M: "vex", F: "vex", H: "ve", A: "vx"},
+    "RepairOrder": {O: "vex", Q: "vx", I: "v", M: "vex", F: "vex", H: "v", A: "vx"},
+    # Records of the workflow's steps: written by the workflow, read and exported here.
+    "RepairStatusEvent": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "Quote": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "QuoteLine": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "WorkLog": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "OrderPhoto": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "Signature": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "Payment": {O: "vx", Q: "vx", M: "vx", F: "v", A: "vx"},
+    # Parts: HQ keeps the catalogue; a store counts its own stock (every change is audited),
+    # and repairs take parts out through the workflow (StockMovement).
+    "Part": {O: "vcedx", Q: "vx", I: "v", M: "v", F: "v", H: "v", A: "vx"},
+    "StockLevel": {O: "vcedx", Q: "vx", I: "v", M: "vcex", F: "v", H: "v", A: "vx"},
+    "StockMovement": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
     # QC checks are records of the workflow: read and exported, never written through a form.
     "QCCheck": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},
     "QCCheckResult": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},

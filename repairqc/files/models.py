@@ -29,9 +29,22 @@ class StoredFile(TenantBase):
     __label_plural__ = _l("Stored files")
     __chapter__ = "ch5"
 
+    __table_args__ = (
+        # Equal bytes are stored once per owner: once for the provider (SOP attachments) and
+        # once per store (photos and signatures of its customers' orders).
+        sa.UniqueConstraint("store_id", "sha256"),
+        sa.Index("uq_stored_files_shared_sha256", "sha256", unique=True,
+                 sqlite_where=sa.text("store_id IS NULL"), postgresql_where=sa.text("store_id IS NULL")),
+    )  # fmt: skip
+
     id: Mapped[int] = field(_l("ID"), primary_key=True)
-    #: Hex digest of `data`; SOPs refer to files by it, and equal bytes are stored once.
-    sha256: Mapped[str] = field(_l("SHA-256"), sa.String(64), unique=True, info={"readonly": True})
+    #: Hex digest of `data`; SOPs refer to files by it.
+    sha256: Mapped[str] = field(_l("SHA-256"), sa.String(64), info={"readonly": True})
+    #: The store whose customers' file this is (order photos, signatures): only its staff and
+    #: HQ see it (HB §6.1.2). None for the provider's own files, which all staff read.
+    store_id: Mapped[int | None] = field(
+        _l("Store"), sa.ForeignKey("stores.id"), index=True, info={"readonly": True}
+    )
     filename: Mapped[str] = field(_l("File name"), sa.String(255), info={"readonly": True})
     #: Decided from the bytes at upload (files.services), never from the name or the browser.
     content_type: Mapped[str] = field(_l("Content type"), sa.String(100), info={"readonly": True})
@@ -47,6 +60,10 @@ class StoredFile(TenantBase):
     created_at: Mapped[datetime] = field(_l("Uploaded at"), default=utcnow, info={"readonly": True})
 
     uploaded_by: Mapped[StaffUser | None] = relationship()
+
+    @classmethod
+    def store_scope(cls, store_ids: set[int]) -> sa.ColumnElement[bool]:
+        return sa.or_(cls.store_id.is_(None), cls.store_id.in_(store_ids))
 
     @property
     def is_inline(self) -> bool:

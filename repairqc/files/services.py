@@ -57,8 +57,12 @@ def clean_filename(name: str, extension: str) -> str:
     return f"{(stem or 'file')[:100]}.{extension}"
 
 
-def store_bytes(data: bytes, filename: str) -> StoredFile:
-    """Check and keep `data`; the same bytes uploaded again return the row already stored."""
+def store_bytes(data: bytes, filename: str, *, store_id: int | None = None) -> StoredFile:
+    """Check and keep `data`; the same bytes uploaded again return the row already stored.
+
+    `store_id` makes it a store's file (a customer's photo or signature), seen only by that
+    store's staff and HQ; without it the file is the provider's (SOP attachments).
+    """
     display = filename or _("the file")
     if not data:
         raise UploadRefused(_("“%(name)s” is empty.", name=display), field="attachments")
@@ -77,12 +81,13 @@ def store_bytes(data: bytes, filename: str) -> StoredFile:
             field="attachments",
         )  # fmt: skip
     digest = hashlib.sha256(data).hexdigest()
-    existing = find_by_sha256([digest]).get(digest)
+    existing = find_by_sha256([digest], store_id=store_id).get(digest)
     if existing is not None:
         return existing
     actor = current_actor()
     stored = StoredFile(
         sha256=digest,
+        store_id=store_id,
         filename=clean_filename(filename, EXTENSIONS[content_type]),
         content_type=content_type,
         size=len(data),
@@ -94,7 +99,7 @@ def store_bytes(data: bytes, filename: str) -> StoredFile:
         with db.session.begin_nested():
             db.session.add(stored)
     except sa.exc.IntegrityError:
-        concurrent = find_by_sha256([digest]).get(digest)
+        concurrent = find_by_sha256([digest], store_id=store_id).get(digest)
         if concurrent is None:
             raise
         return concurrent
@@ -108,12 +113,13 @@ def store_upload(upload: FileStorage) -> StoredFile:
     return store_bytes(data, upload.filename or "")
 
 
-def find_by_sha256(digests: Iterable[str]) -> dict[str, StoredFile]:
-    """The stored files among `digests` (without loading their bytes), keyed by digest."""
+def find_by_sha256(digests: Iterable[str], *, store_id: int | None = None) -> dict[str, StoredFile]:
+    """The provider's (or one store's) files among `digests`, without their bytes, by digest."""
     wanted = set(digests)
     if not wanted:
         return {}
-    rows = db.session.execute(sa.select(StoredFile).where(StoredFile.sha256.in_(wanted))).scalars()
+    owner = StoredFile.store_id.is_(None) if store_id is None else StoredFile.store_id == store_id
+    rows = db.session.execute(sa.select(StoredFile).where(StoredFile.sha256.in_(wanted), owner)).scalars()
     return {row.sha256: row for row in rows}
 
 

@@ -1,4 +1,5 @@
-"""Downloading stored files: signed-in staff of the tenant whose host the request came to.
+"""Downloading stored files: signed-in staff of the tenant whose host the request came to;
+a store's file (a customer's photo or signature) only for that store's staff and HQ.
 
 The tenant is resolved from the Host header before this runs and the session reads only that
 tenant's schema, so another tenant's file id is simply not found (404, never 403).
@@ -24,8 +25,11 @@ def download(file_id: int):
     if not current_grants().can("StoredFile", Action.VIEW):
         abort(403)
     stored = services.get_file(file_id) if 0 < file_id <= INT32_MAX else None
-    if stored is None:
-        abort(404)
+    stores = current_grants().stores_for("StoredFile", Action.VIEW)
+    if stored is None or (
+        stored.store_id is not None and stores is not None and stored.store_id not in stores
+    ):
+        abort(404)  # another store's customer file: as if it did not exist
     response = send_file(
         io.BytesIO(stored.data),
         mimetype=stored.content_type,

@@ -1,16 +1,24 @@
-"""Customers, their devices and repair orders (HB §2.1.2; the workflow arrives with issue #4)."""
+"""Customers, devices, repair orders and the records of each step of the workflow (HB ch.2).
+
+Rows here change through `repairs.services`; the generated admin lets HQ and the stores read
+and export them and correct a few descriptive fields, never a status or an amount.
+Money is kept in integer minor units (cents, fen): exact, and the same on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, relationship
+from sqlalchemy.orm import Mapped, relationship, validates
 
 from repairqc.accounts.models import StaffUser
-from repairqc.crypto import EncryptedString
+from repairqc.crypto import EncryptedString, lookup_hash, normalise_email, normalise_phone
 from repairqc.db import TenantBase, utcnow
+from repairqc.files.models import StoredFile
 from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
 from repairqc.standards.models import StandardVersion
 from repairqc.stores.models import Store
@@ -23,15 +31,8 @@ class ContactChannel(LabelledEnum):
     WECHAT = "wechat"
 
 
-class DeviceCategory(LabelledEnum):
-    SMARTPHONE = "smartphone"
-    LAPTOP = "laptop"
-    TABLET = "tablet"
-    OTHER = "other"
-
-
 class RepairOrderStatus(LabelledEnum):
-    """The states of design.md §4; the transitions between them come with the workflow."""
+    """The states of design.md §4; `repairs.workflow` holds the moves between them."""
 
     RECEIVED = "received"
     DIAGNOSING = "diagnosing"
@@ -45,6 +46,73 @@ class RepairOrderStatus(LabelledEnum):
     DECLINED = "declined"
     CANCELLED = "cancelled"
 
+    @property
+    def is_open(self) -> bool:
+        """The device is still in the store's hands."""
+        return self not in {RepairOrderStatus.DELIVERED, RepairOrderStatus.CLOSED,
+                            RepairOrderStatus.DECLINED, RepairOrderStatus.CANCELLED}  # fmt: skip
+
+
+class OrderHold(LabelledEnum):
+    """Why an open order is paused without leaving its state."""
+
+    WAITING_FOR_PARTS = "waiting_for_parts"
+    WAITING_FOR_CUSTOMER = "waiting_for_customer"
+
+
+class QuoteStatus(LabelledEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    SUPERSEDED = "superseded"
+
+
+class QuoteLineKind(LabelledEnum):
+    PART = "part"
+    LABOUR = "labour"
+    OTHER = "other"
+
+
+class DecisionMethod(LabelledEnum):
+    """How a customer's decision on a quote reached us (HB §2.1.2(3))."""
+
+    ONLINE = "online"
+    IN_STORE = "in_store"
+    PHONE = "phone"
+    #: A revision that costs no more than the approved one stands on that approval.
+    WITHIN_APPROVAL = "within_approval"
+    #: A warranty rework at no charge needs no approval.
+    WARRANTY = "warranty"
+
+
+class StockReason(LabelledEnum):
+    RECEIPT = "receipt"
+    CONSUMPTION = "consumption"
+    RETURN = "return"
+    ADJUSTMENT = "adjustment"
+
+
+class PhotoStage(LabelledEnum):
+    INTAKE = "intake"
+    REPAIR = "repair"
+    QC = "qc"
+    DELIVERY = "delivery"
+
+
+class SignaturePurpose(LabelledEnum):
+    INTAKE_TERMS = "intake_terms"
+    QUOTE_APPROVAL = "quote_approval"
+    ACCEPTANCE = "acceptance"
+
+
+class PaymentMethod(LabelledEnum):
+    CASH = "cash"
+    CARD = "card"
+    MOBILE = "mobile"
+    TRANSFER = "transfer"
+    OTHER = "other"
+
 
 enum_labels(
     {
@@ -52,10 +120,6 @@ enum_labels(
         ContactChannel.SMS: _l("SMS"),
         ContactChannel.EMAIL: _l("E-mail"),
         ContactChannel.WECHAT: _l("WeChat"),
-        DeviceCategory.SMARTPHONE: _l("Smartphone"),
-        DeviceCategory.LAPTOP: _l("Laptop"),
-        DeviceCategory.TABLET: _l("Tablet"),
-        DeviceCategory.OTHER: _l("Other"),
         RepairOrderStatus.RECEIVED: _l("Received"),
         RepairOrderStatus.DIAGNOSING: _l("Diagnosing"),
         RepairOrderStatus.QUOTED: _l("Quoted"),
@@ -67,6 +131,37 @@ enum_labels(
         RepairOrderStatus.CLOSED: _l("Closed"),
         RepairOrderStatus.DECLINED: _l("Declined"),
         RepairOrderStatus.CANCELLED: _l("Cancelled"),
+        OrderHold.WAITING_FOR_PARTS: _l("Waiting for parts"),
+        OrderHold.WAITING_FOR_CUSTOMER: _l("Waiting for the customer"),
+        QuoteStatus.DRAFT: _l("Draft"),
+        QuoteStatus.SENT: _l("Sent to the customer"),
+        QuoteStatus.APPROVED: _l("Approved"),
+        QuoteStatus.DECLINED: _l("Declined"),
+        QuoteStatus.SUPERSEDED: _l("Superseded"),
+        QuoteLineKind.PART: _l("Part"),
+        QuoteLineKind.LABOUR: _l("Labour"),
+        QuoteLineKind.OTHER: _l("Other"),
+        DecisionMethod.ONLINE: _l("Online"),
+        DecisionMethod.IN_STORE: _l("In the store"),
+        DecisionMethod.PHONE: _l("By phone"),
+        DecisionMethod.WITHIN_APPROVAL: _l("Within the approved amount"),
+        DecisionMethod.WARRANTY: _l("Warranty, no charge"),
+        StockReason.RECEIPT: _l("Received into stock"),
+        StockReason.CONSUMPTION: _l("Used on a repair"),
+        StockReason.RETURN: _l("Returned to stock"),
+        StockReason.ADJUSTMENT: _l("Stock count adjustment"),
+        PhotoStage.INTAKE: _l("At intake"),
+        PhotoStage.REPAIR: _l("During the repair"),
+        PhotoStage.QC: _l("At the quality check"),
+        PhotoStage.DELIVERY: _l("At delivery"),
+        SignaturePurpose.INTAKE_TERMS: _l("Terms of service at intake"),
+        SignaturePurpose.QUOTE_APPROVAL: _l("Quote approval"),
+        SignaturePurpose.ACCEPTANCE: _l("Acceptance at pick-up"),
+        PaymentMethod.CASH: _l("Cash"),
+        PaymentMethod.CARD: _l("Card"),
+        PaymentMethod.MOBILE: _l("Mobile payment"),
+        PaymentMethod.TRANSFER: _l("Bank transfer"),
+        PaymentMethod.OTHER: _l("Other"),
     }
 )
 
@@ -80,7 +175,11 @@ class StoreOwned:
 
 
 class Customer(StoreOwned, Timestamped, Versioned, TenantBase):
-    """The customer profile kept for every customer (HB §6.2.2(3))."""
+    """The customer profile kept for every customer (HB §6.2.2(3)).
+
+    Phone, e-mail and address are encrypted at rest (HB §6.1.2, §7.3.1(2)); phone and e-mail
+    also keep a keyed hash so the front desk can find a customer by them (`crypto`).
+    """
 
     __tablename__ = "customers"
     __label__ = _l("Customer")
@@ -91,9 +190,20 @@ class Customer(StoreOwned, Timestamped, Versioned, TenantBase):
     store_id: Mapped[int] = field(
         _l("Store"), sa.ForeignKey("stores.id"), index=True, help=_l("The store that registered the customer")
     )
-    full_name: Mapped[str] = field(_l("Full name"), sa.String(200))
-    phone: Mapped[str | None] = field(_l("Phone"), sa.String(40), index=True)
-    email: Mapped[str | None] = field(_l("Email"), sa.String(254))
+    full_name: Mapped[str] = field(_l("Full name"), sa.String(200), index=True)
+    phone: Mapped[str | None] = field(_l("Phone"), EncryptedString(), help=_l("Stored encrypted"))
+    email: Mapped[str | None] = field(_l("Email"), EncryptedString(), help=_l("Stored encrypted"))
+    address: Mapped[str | None] = field(_l("Address"), EncryptedString(), help=_l("Stored encrypted"))
+    phone_lookup: Mapped[str | None] = field(
+        _l("Phone search key"), sa.String(64), index=True, secret=True, info={"readonly": True}
+    )
+    email_lookup: Mapped[str | None] = field(
+        _l("Email search key"), sa.String(64), index=True, secret=True, info={"readonly": True}
+    )
+    language: Mapped[str] = field(
+        _l("Language"), sa.String(16), default="en", server_default="en",
+        help=_l("The language of the messages and the tracking page the customer gets"),
+    )  # fmt: skip
     preferred_channel: Mapped[ContactChannel] = field(
         _l("Preferred channel"), enum_column(ContactChannel), default=ContactChannel.PHONE
     )
@@ -102,8 +212,19 @@ class Customer(StoreOwned, Timestamped, Versioned, TenantBase):
     store: Mapped[Store] = relationship()
     devices: Mapped[list[Device]] = relationship(back_populates="customer")
 
+    # Every write path (intake, admin form, import) keeps the search keys in step.
+    @validates("phone")
+    def _index_phone(self, key: str, phone: str | None) -> str | None:
+        self.phone_lookup = lookup_hash("phone", normalise_phone(phone or ""))
+        return phone or None
+
+    @validates("email")
+    def _index_email(self, key: str, email: str | None) -> str | None:
+        self.email_lookup = lookup_hash("email", normalise_email(email or ""))
+        return email or None
+
     def __str__(self) -> str:
-        return f"{self.full_name} ({self.phone or self.email or self.id})"
+        return f"{self.full_name} (#{self.id})"
 
 
 class Device(StoreOwned, Timestamped, Versioned, TenantBase):
@@ -117,15 +238,21 @@ class Device(StoreOwned, Timestamped, Versioned, TenantBase):
     id: Mapped[int] = field(_l("ID"), primary_key=True)
     store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
     customer_id: Mapped[int] = field(_l("Customer"), sa.ForeignKey("customers.id"), index=True)
-    category: Mapped[DeviceCategory] = field(_l("Category"), enum_column(DeviceCategory))
+    #: A device category code of the tenant's standards (smartphone, laptop, ...).
+    category: Mapped[str] = field(_l("Category"), sa.String(40))
     brand: Mapped[str] = field(_l("Brand"), sa.String(80))
     model: Mapped[str] = field(_l("Model"), sa.String(120))
-    serial_number: Mapped[str | None] = field(_l("Serial number / IMEI"), sa.String(64), index=True)
+    imei: Mapped[str | None] = field(
+        _l("IMEI"), sa.String(15), index=True, help=_l("15 digits, check digit verified")
+    )
+    serial_number: Mapped[str | None] = field(_l("Serial number"), sa.String(64), index=True)
+    #: Codes of `repairs.intake.CONDITION_CHECKS` ticked at intake.
+    condition_checks: Mapped[list[str]] = field(_l("Condition checklist"), sa.JSON, default=list)
     condition_at_intake: Mapped[str | None] = field(
         _l("Condition at intake"), sa.Text, help=_l("Scratches, dents, cracks, missing screws...")
     )
     accessories: Mapped[str | None] = field(_l("Accessories"), sa.Text, help=_l("Case, charger, SIM card..."))
-    #: Held encrypted (HB §6.1.2 customer privacy, §7.3.1(2) encryption).
+    #: Held encrypted, shown only to the assigned technician, purged at delivery (HB §6.1.2).
     passcode: Mapped[str | None] = field(
         _l("Passcode"), EncryptedString(), secret=True, help=_l("Stored encrypted")
     )
@@ -134,50 +261,376 @@ class Device(StoreOwned, Timestamped, Versioned, TenantBase):
     customer: Mapped[Customer] = relationship(back_populates="devices")
 
     def __str__(self) -> str:
-        return f"{self.brand} {self.model} ({self.serial_number or self.id})"
+        return f"{self.brand} {self.model}"
 
 
 class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
+    """One device's way through the store, from intake to warranty (HB §2.1.2)."""
+
     __tablename__ = "repair_orders"
     __label__ = _l("Repair order")
     __label_plural__ = _l("Repair orders")
     __chapter__ = "ch2"
-    __table_args__ = (sa.Index("ix_repair_orders_store_status", "store_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_repair_orders_store_status", "store_id", "status"),
+        sa.UniqueConstraint("store_id", "number"),
+    )
 
     id: Mapped[int] = field(_l("ID"), primary_key=True)
     store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    #: Per store and human-readable ("FF-N01-000042"); assigned once at intake.
+    number: Mapped[str] = field(_l("Order number"), sa.String(40), info={"readonly": True})
     customer_id: Mapped[int] = field(_l("Customer"), sa.ForeignKey("customers.id"), index=True)
     device_id: Mapped[int] = field(_l("Device"), sa.ForeignKey("devices.id"), index=True)
-    #: Changed only by the workflow's single transition method, never by a form.
+    #: Changed only by `repairs.workflow.transition`, never by a form.
     status: Mapped[RepairOrderStatus] = field(
         _l("Status"),
         enum_column(RepairOrderStatus),
         default=RepairOrderStatus.RECEIVED,
         info={"readonly": True},
     )
+    status_changed_at: Mapped[datetime] = field(_l("Status since"), default=utcnow, info={"readonly": True})
+    hold: Mapped[OrderHold | None] = field(_l("On hold"), enum_column(OrderHold), info={"readonly": True})
+    hold_note: Mapped[str | None] = field(_l("Hold note"), sa.Text, info={"readonly": True})
     fault_symptoms: Mapped[str] = field(
         _l("Fault symptoms"), sa.Text, help=_l("As the customer describes them (HB §2.1.2(1))")
     )
     customer_requirements: Mapped[str | None] = field(_l("Customer requirements"), sa.Text)
-    received_by_id: Mapped[int | None] = field(_l("Received by"), sa.ForeignKey("staff_users.id"))
+    received_by_id: Mapped[int | None] = field(
+        _l("Received by"), sa.ForeignKey("staff_users.id"), info={"readonly": True}
+    )
     technician_id: Mapped[int | None] = field(_l("Technician"), sa.ForeignKey("staff_users.id"), index=True)
-    received_at: Mapped[datetime] = field(_l("Received at"), default=utcnow)
-    promised_at: Mapped[datetime | None] = field(_l("Promised for"))
+    #: The standards version in force at intake: the one its targets were taken from.
+    standard_version_id: Mapped[int | None] = field(
+        _l("Standard version"), sa.ForeignKey("standard_versions.id"), info={"readonly": True}
+    )
+    received_at: Mapped[datetime] = field(_l("Received at"), default=utcnow, info={"readonly": True})
+    diagnosis_due_at: Mapped[datetime | None] = field(_l("Diagnosis due"), info={"readonly": True})
+    promised_at: Mapped[datetime | None] = field(_l("Promised for"), info={"readonly": True})
+    # Diagnosis (HB §2.1.2(2)).
+    diagnosis: Mapped[str | None] = field(_l("Cause found"), sa.Text, info={"readonly": True})
+    repair_plan: Mapped[str | None] = field(_l("Repair plan"), sa.Text, info={"readonly": True})
+    repair_type: Mapped[str | None] = field(_l("Repair type"), sa.String(40), info={"readonly": True})
+    diagnosis_minutes: Mapped[int | None] = field(_l("Diagnosis time (minutes)"), info={"readonly": True})
+    diagnosed_at: Mapped[datetime | None] = field(_l("Diagnosed at"), info={"readonly": True})
+    # Acceptance, delivery and warranty (HB §2.1.2(5)-(6)).
+    customer_confirmed_fixed: Mapped[bool] = field(
+        _l("Customer confirmed the fault is solved"), default=False, info={"readonly": True}
+    )
+    amount_due_cents: Mapped[int] = field(_l("Amount due (cents)"), default=0, info={"readonly": True})
+    delivered_at: Mapped[datetime | None] = field(_l("Delivered at"), info={"readonly": True})
+    warranty_days: Mapped[int | None] = field(_l("Warranty (days)"), info={"readonly": True})
+    warranty_until: Mapped[date | None] = field(_l("Warranty until"), info={"readonly": True})
+    rework_of_id: Mapped[int | None] = field(
+        _l("Warranty rework of"), sa.ForeignKey("repair_orders.id"), index=True, info={"readonly": True}
+    )
     closed_at: Mapped[datetime | None] = field(_l("Closed at"), info={"readonly": True})
+    #: Part of every tracking link; replacing it revokes the links already sent.
+    tracking_nonce: Mapped[str] = field(
+        _l("Tracking key"),
+        sa.String(32),
+        default=lambda: secrets.token_hex(16),
+        secret=True,
+        info={"readonly": True},
+    )
 
     store: Mapped[Store] = relationship()
     customer: Mapped[Customer] = relationship()
     device: Mapped[Device] = relationship()
     received_by: Mapped[StaffUser | None] = relationship(foreign_keys=[received_by_id])
     technician: Mapped[StaffUser | None] = relationship(foreign_keys=[technician_id])
+    standard_version: Mapped[StandardVersion | None] = relationship()
+    rework_of: Mapped[RepairOrder | None] = relationship(remote_side=[id])
+    events: Mapped[list[RepairStatusEvent]] = relationship(
+        back_populates="order", order_by="RepairStatusEvent.id", cascade="all, delete-orphan"
+    )
+    quotes: Mapped[list[Quote]] = relationship(
+        back_populates="order", order_by="Quote.revision", cascade="all, delete-orphan"
+    )
 
     @property
-    def number(self) -> str:
-        """The order number customers quote on the phone."""
-        return f"RO{self.id:06d}"
+    def is_rework(self) -> bool:
+        return self.rework_of_id is not None
 
     def __str__(self) -> str:
         return self.number
+
+
+class RepairStatusEvent(StoreOwned, TenantBase):
+    """One move of an order: who, when, from, to, why (HB §2.1.1 traceability)."""
+
+    __tablename__ = "repair_status_events"
+    __label__ = _l("Status change")
+    __label_plural__ = _l("Status changes")
+    __chapter__ = "ch2"
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    order_id: Mapped[int] = field(_l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True)
+    from_status: Mapped[RepairOrderStatus | None] = field(_l("From"), enum_column(RepairOrderStatus))
+    to_status: Mapped[RepairOrderStatus] = field(_l("To"), enum_column(RepairOrderStatus))
+    #: Staff member, or None when the customer (tracking page) or the system moved it.
+    actor_id: Mapped[int | None] = field(_l("By"), sa.ForeignKey("staff_users.id"))
+    actor_name: Mapped[str] = field(_l("By (name)"), sa.String(200))
+    at: Mapped[datetime] = field(_l("At"), default=utcnow)
+    reason: Mapped[str | None] = field(_l("Reason"), sa.Text)
+    #: Structured detail, e.g. the failed QC items, for screens and reports.
+    details: Mapped[dict[str, Any] | None] = field(_l("Details"), sa.JSON)
+
+    store: Mapped[Store] = relationship()
+    order: Mapped[RepairOrder] = relationship(back_populates="events")
+    actor: Mapped[StaffUser | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} → {self.to_status}"
+
+
+class Quote(StoreOwned, Timestamped, TenantBase):
+    """One revision of an order's itemised quote (HB §2.1.2(3)); revisions are never edited once sent."""
+
+    __tablename__ = "quotes"
+    __label__ = _l("Quote")
+    __label_plural__ = _l("Quotes")
+    __chapter__ = "ch2"
+    __table_args__ = (sa.UniqueConstraint("order_id", "revision"),)
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    order_id: Mapped[int] = field(_l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True)
+    revision: Mapped[int] = field(_l("Revision"))
+    status: Mapped[QuoteStatus] = field(_l("Status"), enum_column(QuoteStatus), default=QuoteStatus.DRAFT)
+    created_by_id: Mapped[int | None] = field(_l("Prepared by"), sa.ForeignKey("staff_users.id"))
+    subtotal_cents: Mapped[int] = field(_l("Subtotal (cents)"), default=0)
+    tax_cents: Mapped[int] = field(_l("Tax (cents)"), default=0)
+    total_cents: Mapped[int] = field(_l("Total (cents)"), default=0)
+    sent_at: Mapped[datetime | None] = field(_l("Sent at"))
+    valid_until: Mapped[date | None] = field(_l("Valid until"))
+    decided_at: Mapped[datetime | None] = field(_l("Decided at"))
+    decision_method: Mapped[DecisionMethod | None] = field(_l("Decided"), enum_column(DecisionMethod))
+    decided_by_name: Mapped[str | None] = field(
+        _l("Decided by"), sa.String(200), help=_l("The customer's name as they gave it")
+    )
+    recorded_by_id: Mapped[int | None] = field(
+        _l("Recorded by"),
+        sa.ForeignKey("staff_users.id"),
+        help=_l("The member of staff who took the decision"),
+    )
+    decline_reason: Mapped[str | None] = field(_l("Reason for declining"), sa.Text)
+
+    store: Mapped[Store] = relationship()
+    order: Mapped[RepairOrder] = relationship(back_populates="quotes")
+    created_by: Mapped[StaffUser | None] = relationship(foreign_keys=[created_by_id])
+    recorded_by: Mapped[StaffUser | None] = relationship(foreign_keys=[recorded_by_id])
+    lines: Mapped[list[QuoteLine]] = relationship(
+        back_populates="quote", order_by="QuoteLine.position", cascade="all, delete-orphan"
+    )
+
+    def __str__(self) -> str:
+        return f"Q{self.order_id}/{self.revision}"
+
+
+class QuoteLine(StoreOwned, TenantBase):
+    __tablename__ = "quote_lines"
+    __label__ = _l("Quote line")
+    __label_plural__ = _l("Quote lines")
+    __chapter__ = "ch2"
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("unit_price_cents >= 0", name="price_not_negative"),
+        sa.CheckConstraint("tax_rate_bp >= 0 AND tax_rate_bp <= 10000", name="tax_rate_range"),
+    )
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    quote_id: Mapped[int] = field(_l("Quote"), sa.ForeignKey("quotes.id"), index=True)
+    position: Mapped[int] = field(_l("#"))
+    kind: Mapped[QuoteLineKind] = field(_l("Kind"), enum_column(QuoteLineKind))
+    part_id: Mapped[int | None] = field(_l("Part"), sa.ForeignKey("parts.id"))
+    description: Mapped[str] = field(_l("Description"), sa.String(300))
+    quantity: Mapped[int] = field(_l("Quantity"))
+    unit_price_cents: Mapped[int] = field(_l("Unit price (cents)"))
+    #: Basis points: 1300 is 13 %.
+    tax_rate_bp: Mapped[int] = field(_l("Tax rate (1/100 %)"), default=0)
+    total_cents: Mapped[int] = field(_l("Line total with tax (cents)"))
+
+    store: Mapped[Store] = relationship()
+    quote: Mapped[Quote] = relationship(back_populates="lines")
+    part: Mapped[Part | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Part(Timestamped, Versioned, TenantBase):
+    """A spare part of the provider's catalogue; each store keeps its own stock of it."""
+
+    __tablename__ = "parts"
+    __label__ = _l("Part")
+    __label_plural__ = _l("Parts")
+    __chapter__ = "ch2"
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    sku: Mapped[str] = field(_l("SKU"), sa.String(60), unique=True)
+    name: Mapped[str] = field(_l("Name"), sa.String(200))
+    category: Mapped[str | None] = field(
+        _l("Device category"), sa.String(40), help=_l("Empty if it fits every category")
+    )
+    unit_price_cents: Mapped[int] = field(_l("List price (cents)"), default=0)
+    is_active: Mapped[bool] = field(_l("Active"), default=True)
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class StockLevel(StoreOwned, Timestamped, Versioned, TenantBase):
+    """How many of a part one store holds; changed by repairs and counted by the store."""
+
+    __tablename__ = "stock_levels"
+    __label__ = _l("Stock level")
+    __label_plural__ = _l("Stock levels")
+    __chapter__ = "ch2"
+    __table_args__ = (
+        sa.UniqueConstraint("store_id", "part_id"),
+        sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    part_id: Mapped[int] = field(_l("Part"), sa.ForeignKey("parts.id"), index=True)
+    quantity: Mapped[int] = field(_l("On hand"), default=0)
+    reorder_level: Mapped[int] = field(_l("Reorder at"), default=0)
+
+    store: Mapped[Store] = relationship()
+    part: Mapped[Part] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.part_id}: {self.quantity}"
+
+
+class StockMovement(StoreOwned, TenantBase):
+    """Every change of a store's stock, with its reason (HB §7.1.1 parts used)."""
+
+    __tablename__ = "stock_movements"
+    __label__ = _l("Stock movement")
+    __label_plural__ = _l("Stock movements")
+    __chapter__ = "ch2"
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    part_id: Mapped[int] = field(_l("Part"), sa.ForeignKey("parts.id"), index=True)
+    order_id: Mapped[int | None] = field(_l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True)
+    change: Mapped[int] = field(_l("Change"), help=_l("Negative when parts leave the stock"))
+    reason: Mapped[StockReason] = field(_l("Reason"), enum_column(StockReason))
+    actor_id: Mapped[int | None] = field(_l("By"), sa.ForeignKey("staff_users.id"))
+    at: Mapped[datetime] = field(_l("At"), default=utcnow)
+    note: Mapped[str | None] = field(_l("Note"), sa.Text)
+
+    store: Mapped[Store] = relationship()
+    part: Mapped[Part] = relationship()
+    order: Mapped[RepairOrder | None] = relationship()
+    actor: Mapped[StaffUser | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.change:+d}"
+
+
+class WorkLog(StoreOwned, TenantBase):
+    """A step of the repair: who, how long, what, with which equipment (HB §2.1.2(4))."""
+
+    __tablename__ = "work_logs"
+    __label__ = _l("Work log")
+    __label_plural__ = _l("Work logs")
+    __chapter__ = "ch2"
+    __table_args__ = (sa.CheckConstraint("minutes > 0", name="minutes_positive"),)
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    order_id: Mapped[int] = field(_l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True)
+    technician_id: Mapped[int] = field(_l("Technician"), sa.ForeignKey("staff_users.id"), index=True)
+    step: Mapped[str] = field(_l("Step"), sa.Text)
+    minutes: Mapped[int] = field(_l("Minutes"))
+    equipment: Mapped[str | None] = field(_l("Equipment used"), sa.String(300))
+    at: Mapped[datetime] = field(_l("At"), default=utcnow)
+
+    store: Mapped[Store] = relationship()
+    order: Mapped[RepairOrder] = relationship()
+    technician: Mapped[StaffUser] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.minutes} min"
+
+
+class OrderPhoto(StoreOwned, TenantBase):
+    """A photo of the device at one step (intake condition, QC evidence, delivery)."""
+
+    __tablename__ = "order_photos"
+    __label__ = _l("Order photo")
+    __label_plural__ = _l("Order photos")
+    __chapter__ = "ch2"
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    order_id: Mapped[int] = field(_l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True)
+    file_id: Mapped[int] = field(_l("File"), sa.ForeignKey("stored_files.id"))
+    stage: Mapped[PhotoStage] = field(_l("Stage"), enum_column(PhotoStage))
+    qc_result_id: Mapped[int | None] = field(_l("QC item"), sa.ForeignKey("qc_check_results.id"))
+    caption: Mapped[str | None] = field(_l("Caption"), sa.String(300))
+    taken_by_id: Mapped[int | None] = field(_l("By"), sa.ForeignKey("staff_users.id"))
+    at: Mapped[datetime] = field(_l("At"), default=utcnow)
+
+    store: Mapped[Store] = relationship()
+    order: Mapped[RepairOrder] = relationship()
+    file: Mapped[StoredFile] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.stage} #{self.id}"
+
+
+class Signature(StoreOwned, TenantBase):
+    """A customer's signature drawn in the browser, kept as a PNG (HB §2.1.2(1), (5))."""
+
+    __tablename__ = "signatures"
+    __label__ = _l("Signature")
+    __label_plural__ = _l("Signatures")
+    __chapter__ = "ch2"
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    order_id: Mapped[int] = field(_l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True)
+    purpose: Mapped[SignaturePurpose] = field(_l("Purpose"), enum_column(SignaturePurpose))
+    file_id: Mapped[int] = field(_l("Image"), sa.ForeignKey("stored_files.id"))
+    signer_name: Mapped[str] = field(_l("Signed by"), sa.String(200))
+    signed_at: Mapped[datetime] = field(_l("Signed at"), default=utcnow)
+
+    store: Mapped[Store] = relationship()
+    order: Mapped[RepairOrder] = relationship()
+    file: Mapped[StoredFile] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.signer_name}"
+
+
+class Payment(StoreOwned, TenantBase):
+    __tablename__ = "payments"
+    __label__ = _l("Payment")
+    __label_plural__ = _l("Payments")
+    __chapter__ = "ch2"
+    __table_args__ = (sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),)
+
+    id: Mapped[int] = field(_l("ID"), primary_key=True)
+    store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
+    order_id: Mapped[int] = field(_l("Repair order"), sa.ForeignKey("repair_orders.id"), index=True)
+    amount_cents: Mapped[int] = field(_l("Amount (cents)"))
+    method: Mapped[PaymentMethod] = field(_l("Method"), enum_column(PaymentMethod))
+    reference: Mapped[str | None] = field(_l("Reference"), sa.String(120))
+    received_by_id: Mapped[int | None] = field(_l("Received by"), sa.ForeignKey("staff_users.id"))
+    at: Mapped[datetime] = field(_l("At"), default=utcnow)
+
+    store: Mapped[Store] = relationship()
+    order: Mapped[RepairOrder] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.amount_cents / 100:.2f}"
 
 
 class QCCheckStatus(LabelledEnum):
@@ -255,6 +708,10 @@ class QCCheckResult(StoreOwned, TenantBase):
     item_text: Mapped[dict[str, str]] = field(_l("Check"), sa.JSON)
     kind: Mapped[str] = field(_l("Kind"), sa.String(20))
     critical: Mapped[bool] = field(_l("Critical"), default=False)
+    #: A measured item's unit and tolerance, copied from the version like the text.
+    unit: Mapped[str | None] = field(_l("Unit"), sa.String(20))
+    min_value: Mapped[float | None] = field(_l("Lower limit"))
+    max_value: Mapped[float | None] = field(_l("Upper limit"))
     passed: Mapped[bool | None] = field(_l("Passed"))
     measured_value: Mapped[float | None] = field(_l("Measured value"))
     note: Mapped[str | None] = field(_l("Note"), sa.Text)

@@ -76,6 +76,10 @@ class Store(Timestamped, Versioned, TenantBase):
     )
     opened_on: Mapped[date | None] = field(_l("Opened on"))
     is_active: Mapped[bool] = field(_l("Active"), default=True)
+    #: The counter behind the store's order numbers, raised only by `repairs.services.next_order_number`.
+    last_order_number: Mapped[int] = field(
+        _l("Last order number"), default=0, server_default="0", info={"readonly": True}
+    )
 
     chain: Mapped[Chain] = relationship(back_populates="stores")
     region: Mapped[Region | None] = relationship(back_populates="stores")

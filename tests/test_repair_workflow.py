@@ -1,0 +1,134 @@
+"""The repair workflow's services end to end (HB §2.1.2), on both databases."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from repairqc.accounts.models import StaffUser
+from repairqc.db import db
+from repairqc.errors import DomainError
+from repairqc.repairs import services
+from repairqc.repairs.models import (
+    DecisionMethod,
+    PaymentMethod,
+    QuoteLineKind,
+    QuoteStatus,
+    RepairOrderStatus,
+)
+from repairqc.repairs.workflow import Refused
+from repairqc.stores.models import Store
+from tests.conftest import in_tenant
+
+TODAY = date(2026, 11, 24)
+# A 1x1 PNG: what the signature pad sends, as a data: URL.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+SIGNATURE = "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+
+def staff(tenant, key: str) -> StaffUser:
+    return db.session.execute(sa.select(StaffUser).where(StaffUser.email == tenant.users[key])).scalar_one()
+
+
+def store(tenant, name: str = "S1") -> Store:
+    return db.session.get(Store, tenant.store_ids[name])
+
+
+def intake(tenant, **overrides) -> services.Intake:
+    values = dict(
+        category="smartphone",
+        brand="Apple",
+        model="iPhone 14",
+        fault_symptoms="Cracked screen",
+        signer_name="Li Wei",
+        signature_data_url=SIGNATURE,
+        new_customer=services.NewCustomer("Li Wei", phone="+86 138 0013 8000", email="li@example.com"),
+        imei="490154203237518",
+        passcode="2580",
+    )
+    values.update(overrides)
+    return services.Intake(**values)
+
+
+def repaired_order(tenant):
+    """An order taken through intake, diagnosis, an approved quote and a logged repair."""
+    desk, tech = staff(tenant, "frontdesk"), staff(tenant, "tech")
+    order = services.receive_order(store(tenant), desk, intake(tenant))
+    services.start_diagnosis(order, tech)
+    services.record_diagnosis(
+        order,
+        tech,
+        cause="Broken glass",
+        plan="Replace screen",
+        repair_type="parts-replacement",
+        minutes=20,
+        today=TODAY,
+    )
+    services.save_quote(
+        order, tech, [services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("800.00"), Decimal("13"))]
+    )
+    services.send_quote(order, tech, today=TODAY)
+    services.decide_quote(
+        order,
+        desk,
+        revision=1,
+        approve=True,
+        method=DecisionMethod.IN_STORE,
+        signer_name="Li Wei",
+        today=TODAY,
+    )
+    services.start_repair(order, tech)
+    services.log_work(order, tech, step="Replaced the screen", minutes=45, equipment="Heat plate")
+    services.send_to_qc(order, tech)
+    return order
+
+
+def test_the_whole_way_from_intake_to_warranty(app, alpha):
+    with in_tenant(app, alpha):
+        order = repaired_order(alpha)
+        assert order.number.startswith(f"{alpha.store_sentinel('S1')}-")
+        assert order.amount_due_cents == 90400  # 800.00 + 13 % tax
+        inspector = staff(alpha, "manager")
+        check = services.begin_qc_check(order, inspector, today=TODAY)
+        answers = {
+            r.item_code: services.ResultInput(passed=True, measured_value=(r.min_value or 0) + 0.0, note="ok")
+            for r in check.results
+        }
+        services.record_qc_results(check, inspector, answers)
+        for result in check.results:
+            if result.kind == "photo":
+                services.add_photo(order, services.PhotoStage.QC, PNG, "qc.png", inspector, qc_result=result)
+        services.finish_qc_check(check, inspector)
+        assert order.status is RepairOrderStatus.READY
+        desk = staff(alpha, "frontdesk")
+        with pytest.raises(Refused, match="cannot become “Closed”"):
+            services.close_order(order, desk)
+        services.record_payment(order, desk, amount=Decimal("904.00"), method=PaymentMethod.CARD)
+        services.deliver(
+            order, desk, signer_name="Li Wei", signature_data_url=SIGNATURE, confirmed_fixed=True, today=TODAY
+        )
+        assert order.status is RepairOrderStatus.DELIVERED
+        assert order.device.passcode is None
+        assert order.warranty_until == TODAY + timedelta(days=90)
+        rework = services.claim_warranty(
+            order, desk, symptoms="Touch fails again", today=TODAY + timedelta(days=89)
+        )
+        assert rework.rework_of_id == order.id and rework.status is RepairOrderStatus.RECEIVED
+        with pytest.raises(Refused, match="ended on"):
+            services.claim_warranty(order, desk, symptoms="Again", today=TODAY + timedelta(days=91))
+        assert [e.to_status for e in order.events][-2:] == [
+            RepairOrderStatus.READY,
+            RepairOrderStatus.DELIVERED,
+        ]
+        assert order.quotes[0].status is QuoteStatus.APPROVED
+
+
+def test_bad_imei_is_refused(app, alpha):
+    with in_tenant(app, alpha), pytest.raises(DomainError, match="not a valid IMEI"):
+        services.receive_order(store(alpha), staff(alpha, "frontdesk"), intake(alpha, imei="490154203237519"))
