@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import base64
+from decimal import Decimal
 
 import sqlalchemy as sa
+from stdnum import luhn
 
-from repairqc.accounts.models import Role
+from repairqc.accounts.models import Role, StaffUser
 from repairqc.accounts.services import create_staff_user
 from repairqc.console.models import Operator
 from repairqc.console.services import create_operator
 from repairqc.db import db, utcnow
 from repairqc.repairs.models import (
-    ContactChannel,
-    Customer,
-    Device,
-    RepairOrder,
+    DecisionMethod,
+    Part,
+    PaymentMethod,
+    PhotoStage,
+    QuoteLineKind,
     RepairOrderStatus,
 )
-from repairqc.repairs.services import next_order_number
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants import services
 from repairqc.tenants.models import Tenant
@@ -34,10 +36,13 @@ USERS = [
     (Role.INSPECTOR, "inspector@demo.example.com", "Ivy Inspector", ["FF-N01", "FF-S01"]),
     (Role.TRAINER, "trainer@demo.example.com", "Tara Trainer", None),
     (Role.STORE_MANAGER, "manager@demo.example.com", "Mia Manager", ["FF-N01"]),
-    (Role.FRONT_DESK, "frontdesk@demo.example.com", "Felix Frontdesk", ["FF-N01"]),
-    (Role.TECHNICIAN, "tech@demo.example.com", "Tom Technician", ["FF-N01"]),
+    (Role.FRONT_DESK, "frontdesk@demo.example.com", "Felix Frontdesk", ["FF-N01", "FF-S01"]),
+    (Role.TECHNICIAN, "tech@demo.example.com", "Tom Technician", ["FF-N01", "FF-S01"]),
     (Role.AUDITOR, "auditor@demo.example.com", "Alma Auditor", None),
 ]
+
+#: Stores where the demo front desk works; the owner receives devices elsewhere.
+DESK_STORES = {"FF-N01", "FF-S01"}
 
 CUSTOMERS = [
     # store, name, phone, device (category, brand, model, serial), fault, status
@@ -82,6 +87,22 @@ CUSTOMERS = [
         RepairOrderStatus.READY,
     ),
     (
+        "FF-N01",
+        "Sophie Martin",
+        "+33 6 12 34 56 78",
+        ("smartphone", "Google", "Pixel 8", "35412345000001"),
+        "Battery swells; back cover lifting",
+        RepairOrderStatus.QC,
+    ),
+    (
+        "FF-N01",
+        "Zhao Lei",
+        "+86 136 0000 0006",
+        ("smartphone", "Apple", "iPhone 13", "35398765000002"),
+        "Face ID stopped working after a screen change elsewhere",
+        RepairOrderStatus.DELIVERED,
+    ),
+    (
         "IC-01",
         "Liu Yang",
         "+86 137 0000 0005",
@@ -124,37 +145,147 @@ def _seed_organisation() -> None:
         assignments = [(role, None)] if store_codes is None else [(role, stores[c]) for c in store_codes]
         users[role] = create_staff_user(email, name, DEMO_PASSWORD, roles=assignments)
 
-    now = utcnow()
+    _seed_repairs(stores, users)
+
+
+#: A blank signature, as the signature pad would send it (a 1x1 white PNG).
+_SIGNATURE = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="
+
+
+def _imei(digits: str) -> str:
+    """A valid IMEI from the sample's first 14 digits (the 15th is the Luhn check digit)."""
+    return digits[:14] + luhn.calc_check_digit(digits[:14])
+
+
+def _seed_repairs(stores: dict[str, Store], users: dict[Role, StaffUser]) -> None:
+    """Orders in every state, each taken there through the real workflow services."""
+    from repairqc.repairs import services as repairs
+
+    desk, tech = users[Role.FRONT_DESK], users[Role.TECHNICIAN]
+    checker = users[Role.INSPECTOR]
+    owner = users[Role.OWNER]
+    screen = Part(sku="SCR-IP14", name="iPhone 14 screen", category="smartphone", unit_price_cents=89000)
+    battery = Part(sku="BAT-TAB", name="Tablet battery", category="tablet", unit_price_cents=32000)
+    db.session.add_all([screen, battery])
+    db.session.flush()
+    for store in stores.values():
+        repairs.receive_stock(store, owner, part_id=screen.id, quantity=3)
+    today = utcnow().date()
+    order_of_steps = [
+        RepairOrderStatus.RECEIVED,
+        RepairOrderStatus.DIAGNOSING,
+        RepairOrderStatus.QUOTED,
+        RepairOrderStatus.APPROVED,
+        RepairOrderStatus.IN_REPAIR,
+        RepairOrderStatus.QC,
+        RepairOrderStatus.READY,
+        RepairOrderStatus.DELIVERED,
+    ]
     for index, (code, name, phone, (category, brand, model, serial), fault, status) in enumerate(CUSTOMERS):
         store = stores[code]
-        customer = Customer(store=store, full_name=name, phone=phone, preferred_channel=ContactChannel.PHONE)
-        device = Device(
-            store=store,
-            customer=customer,
-            category=category,
-            brand=brand,
-            model=model,
-            serial_number=serial,
-            condition_at_intake="Light scratches on the back",
-            accessories="None",
-            passcode="1234" if index % 2 else None,
+        receiver = desk if code in DESK_STORES else owner
+        order = repairs.receive_order(
+            store,
+            receiver,
+            repairs.Intake(
+                category=category,
+                brand=brand,
+                model=model,
+                fault_symptoms=fault,
+                signer_name=name,
+                signature_data_url=_SIGNATURE,
+                new_customer=repairs.NewCustomer(
+                    name,
+                    phone=phone,
+                    email=f"customer{index + 1}@example.com",
+                    language="zh_Hans_CN" if phone.startswith("+86") else "en",
+                ),
+                imei=_imei(serial) if serial.isdigit() else None,
+                serial_number=None if serial.isdigit() else serial,
+                condition_checks=["scratches"],
+                condition_notes="Light scratches on the back",
+                accessories="None",
+                passcode="1234" if index % 2 else None,
+                customer_requirements="Keep the data; call before any cost above the quote",
+            ),
         )
-        order = RepairOrder(
-            store=store,
-            number=next_order_number(store),
-            customer=customer,
-            device=device,
-            fault_symptoms=fault,
-            status=status,
-            customer_requirements="Keep the data; call before any cost above the quote",
-            received_by=users[Role.FRONT_DESK] if code == "FF-N01" else None,
-            technician=users[Role.TECHNICIAN]
-            if code == "FF-N01" and status is not RepairOrderStatus.RECEIVED
-            else None,
-            received_at=now - timedelta(days=len(CUSTOMERS) - index),
-            promised_at=now + timedelta(days=2),
-        )
-        db.session.add_all([customer, device, order])
+        target = order_of_steps.index(status)
+        if target >= 1:
+            repairs.start_diagnosis(order, tech)
+        if target >= 2:
+            repairs.record_diagnosis(
+                order,
+                tech,
+                cause="Damaged part found on inspection",
+                plan="Replace the part",
+                repair_type="parts-replacement",
+                minutes=25,
+                today=today,
+            )
+            part = screen if category == "smartphone" else None
+            lines = [repairs.LineInput(QuoteLineKind.LABOUR, "Labour", 1, Decimal("150.00"), Decimal("6"))]
+            if part is not None:
+                lines.insert(
+                    0,
+                    repairs.LineInput(
+                        QuoteLineKind.PART, part.name, 1, Decimal("890.00"), Decimal("13"), part.id
+                    ),
+                )
+            repairs.save_quote(order, tech, lines)
+            repairs.send_quote(order, tech, today=today)
+        if target >= 3:
+            repairs.decide_quote(
+                order,
+                desk,
+                revision=1,
+                approve=True,
+                method=DecisionMethod.IN_STORE,
+                signer_name=name,
+                today=today,
+            )
+        if target >= 4:
+            repairs.start_repair(order, tech)
+            repairs.log_work(
+                order,
+                tech,
+                step="Opened the device and replaced the part",
+                minutes=40,
+                equipment="Heat plate, precision screwdrivers",
+            )
+        if target >= 5:
+            repairs.send_to_qc(order, tech)
+        if target >= 6:
+            check = repairs.begin_qc_check(order, checker, today=today)
+            answers = {
+                r.item_code: repairs.ResultInput(
+                    passed=True, measured_value=r.min_value or r.max_value, note="OK"
+                )
+                for r in check.results
+            }
+            repairs.record_qc_results(check, checker, answers)
+            for result in check.results:
+                if result.kind == "photo":
+                    repairs.add_photo(
+                        order,
+                        PhotoStage.QC,
+                        base64.b64decode(_SIGNATURE.split(",")[1]),
+                        "qc.png",
+                        checker,
+                        qc_result=result,
+                    )
+            repairs.finish_qc_check(check, checker)
+        if target >= 7:
+            repairs.record_payment(
+                order, desk, amount=Decimal(order.amount_due_cents) / 100, method=PaymentMethod.MOBILE
+            )
+            repairs.deliver(
+                order,
+                desk,
+                signer_name=name,
+                signature_data_url=_SIGNATURE,
+                confirmed_fixed=True,
+                today=today,
+            )
     db.session.flush()
 
 

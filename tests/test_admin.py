@@ -351,6 +351,7 @@ def names_in(rows: list[list], header: str = "Full name") -> set[str]:
 def test_csv_and_xlsx_exports_contain_the_rows(owner, beta, app):
     browser = signed_in(app, beta, "owner")
     expected = {f"Customer {n} {beta.store_sentinel(s)}" for n in range(3) for s in ("S1", "S2")}
+    expected |= {f"Flow customer {beta.store_sentinel(s)}" for s in ("S1", "S2")}
     for export in ("csv", "xlsx"):
         response = browser.get(f"/admin/customers/export/{export}/", base_url=url(beta))
         rows = csv_rows(response) if export == "csv" else xlsx_rows(response)
@@ -363,7 +364,8 @@ def test_exports_are_store_scoped(app, beta):
     for export in ("csv", "xlsx"):
         response = manager.get(f"/admin/customers/export/{export}/", base_url=url(beta))
         rows = csv_rows(response) if export == "csv" else xlsx_rows(response)
-        assert names_in(rows) == {f"Customer {n} {beta.store_sentinel('S1')}" for n in range(3)}, export
+        own = {f"Customer {n} {beta.store_sentinel('S1')}" for n in range(3)}
+        assert names_in(rows) == own | {f"Flow customer {beta.store_sentinel('S1')}"}, export
 
 
 def test_exports_leave_out_secrets(app, alpha):
@@ -428,20 +430,20 @@ def test_store_staff_create_records_in_their_own_store(app, alpha):
         customer = db.session.execute(sa.select(Customer).where(Customer.full_name == name)).scalar_one()
         assert customer.store_id == alpha.store_ids["S1"]
 
+    # Orders are not created here but at intake (repairs.services.receive_order), which numbers
+    # them and records the signed terms; the generated form refuses everyone.
     symptoms = f"Own-store order {uuid.uuid4().hex[:6]}"
     s1_customer, s1_device = store_rows(app, alpha, "S1")
-    manager = signed_in(app, alpha, "manager")
-    response = manager.post(
-        "/admin/repair_orders/new/",
-        base_url=url(alpha),
-        data=order_form(alpha, "S1", s1_customer, s1_device, symptoms),
-    )
-    assert response.status_code == 302, alerts(response.text)
+    for key in ("manager", "owner"):
+        browser = signed_in(app, alpha, key)
+        response = browser.post(
+            "/admin/repair_orders/new/",
+            base_url=url(alpha),
+            data=order_form(alpha, "S1", s1_customer, s1_device, symptoms),
+        )
+        assert response.status_code in (302, 403)
     with in_tenant(app, alpha):
-        order = db.session.execute(
-            sa.select(RepairOrder).where(RepairOrder.fault_symptoms == symptoms)
-        ).scalar_one()
-        assert order.store_id == alpha.store_ids["S1"]
+        assert count(RepairOrder, RepairOrder.fault_symptoms == symptoms) == 0
 
 
 def test_auditor_views_and_exports_but_cannot_change(app, alpha):
@@ -638,9 +640,8 @@ def test_edit_form_round_trip_keeps_enum_values(app, owner, alpha):
     customer_html = edit_page(owner, alpha, "customers", customer_id)
     assert selected_option(customer_html, "preferred_channel") == "wechat"
     device_html = edit_page(owner, alpha, "devices", device_id)
-    assert selected_option(device_html, "category") == "laptop"
-
     fields = form_fields(device_html)
+    assert fields["category"] == "laptop"  # a code of the tenant's standards, not a fixed enum
     fields["model"] = "Round trip 2"
     response = owner.post(f"/admin/devices/edit/?id={device_id}", base_url=url(alpha), data=fields)
     assert response.status_code == 302
@@ -807,38 +808,6 @@ def store_rows(app, tenant, store: str) -> tuple[int, int]:
             .first()
         )
         return device.customer_id, device.id
-
-
-def test_store_manager_cannot_create_orders_for_another_store(app, alpha):
-    manager = signed_in(app, alpha, "manager")  # manages S1 only
-    symptoms = f"Cross-store {uuid.uuid4().hex[:6]}"
-    s2_customer, s2_device = store_rows(app, alpha, "S2")
-    s1_customer, s1_device = store_rows(app, alpha, "S1")
-
-    attempts = [
-        order_form(alpha, "S2", s2_customer, s2_device, symptoms),  # entirely S2
-        order_form(alpha, "S2", s1_customer, s1_device, symptoms),  # S1 people, S2 store
-        order_form(alpha, "S1", s2_customer, s2_device, symptoms),  # S2 people, S1 store
-    ]
-    for data in attempts:
-        response = manager.post("/admin/repair_orders/new/", base_url=url(alpha), data=data)
-        assert response.status_code == 200  # the form again, not a crash and not a redirect
-        assert alpha.store_sentinel("S2") not in response.text
-    with in_tenant(app, alpha):
-        assert count(RepairOrder, RepairOrder.fault_symptoms == symptoms) == 0
-
-    # the owner may, with the very same form
-    owner = signed_in(app, alpha, "owner")
-    assert owner.post("/admin/repair_orders/new/", base_url=url(alpha), data=attempts[0]).status_code == 302
-    with in_tenant(app, alpha):
-        assert (
-            count(
-                RepairOrder,
-                RepairOrder.fault_symptoms == symptoms,
-                RepairOrder.store_id == alpha.store_ids["S2"],
-            )
-            == 1
-        )
 
 
 def test_store_manager_cannot_move_a_row_to_another_store(app, alpha):
