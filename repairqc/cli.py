@@ -22,6 +22,7 @@ from repairqc.tenants.models import Tenant, TenantStatus
 tenants_cli = AppGroup("tenants", help="Create, inspect, suspend, delete and migrate tenants.")
 db_cli = AppGroup("db", help="Control-plane migrations and new revisions.")
 operators_cli = AppGroup("operators", help="Platform operator accounts.")
+crypto_cli = AppGroup("crypto", help="Encryption keys of sensitive fields.")
 
 
 @contextlib.contextmanager
@@ -235,6 +236,24 @@ def worker(burst: bool, queues: str) -> None:
     )
 
 
+@crypto_cli.command("rotate")
+@click.argument("slugs", nargs=-1)
+@click.option("--all", "all_tenants", is_flag=True, help="Every tenant with a schema.")
+def rotate_keys(slugs: tuple[str, ...], all_tenants: bool) -> None:
+    """Re-encrypt sensitive fields under the first ENCRYPTION_KEY and re-hash search keys
+    under the first LOOKUP_KEY, tenant by tenant (one transaction each)."""
+    from repairqc.crypto import rotate_tenant_data
+    from repairqc.db import tenant_context
+
+    if not slugs and not all_tenants:
+        raise click.UsageError("name tenants or pass --all")
+    tenants = [t for t in _all_tenants() if all_tenants or t.slug in slugs]
+    for tenant in tenants:
+        with tenant_context(tenant.ref), command_context():
+            counts = rotate_tenant_data()
+        click.echo(f"{tenant.slug}: " + ", ".join(f"{table} {n}" for table, n in sorted(counts.items())))
+
+
 def register_commands(app: Flask) -> None:
-    for command in (tenants_cli, db_cli, operators_cli, migrate, demo, worker):
+    for command in (tenants_cli, db_cli, operators_cli, crypto_cli, migrate, demo, worker):
         app.cli.add_command(command)
