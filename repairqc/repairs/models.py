@@ -12,12 +12,14 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, relationship, validates
 
 from repairqc.accounts.models import StaffUser
 from repairqc.crypto import EncryptedString, lookup_hash, normalise_email, normalise_phone
 from repairqc.db import TenantBase, utcnow
+from repairqc.errors import DomainError
 from repairqc.files.models import StoredFile
 from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
 from repairqc.standards.models import StandardVersion
@@ -259,6 +261,21 @@ class Device(StoreOwned, Timestamped, Versioned, TenantBase):
 
     store: Mapped[Store] = relationship()
     customer: Mapped[Customer] = relationship(back_populates="devices")
+
+    def validate(self) -> None:
+        """Admin forms: the category must be one of the standards in force, the IMEI valid."""
+        from repairqc.db import db, utcnow
+        from repairqc.repairs.services import category_codes, check_imei
+        from repairqc.standards.services import effective_for_store
+
+        self.imei = check_imei(self.imei)
+        store = self.store or db.session.get(Store, self.store_id)
+        if store is not None and self.category not in category_codes(
+            effective_for_store(store, utcnow().date())
+        ):
+            raise DomainError(
+                _("“%(code)s” is not a device category of the standards in force.", code=self.category)
+            )
 
     def __str__(self) -> str:
         return f"{self.brand} {self.model}"

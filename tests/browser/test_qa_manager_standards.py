@@ -2,7 +2,7 @@
 
 The QA manager of the demo tenant starts version 2, adds a check to the smartphone checklist,
 publishes it effective tomorrow, and sees version 1 still in force today. A QC check begun
-today (through the repairs service: the QC screen arrives with the workflow) then holds
+today (through the repairs services, as the QC screen does) then holds
 version 1 and its items, which the browser shows on the QC check's record.
 """
 
@@ -28,8 +28,8 @@ def begin_qc_check_today(live_server: LiveServer) -> tuple[int, int, list[str]]:
     """Put the demo's iPhone repair into QC and begin its check, as the store manager."""
     from repairqc.accounts.models import StaffUser
     from repairqc.db import db, tenant_context, unit_of_work, utcnow
-    from repairqc.repairs.models import Device, RepairOrder, RepairOrderStatus
-    from repairqc.repairs.services import begin_qc_check
+    from repairqc.repairs.models import Device, RepairOrder
+    from repairqc.repairs.services import begin_qc_check, send_to_qc
     from repairqc.tenants.models import Tenant
 
     with server_app(live_server) as app, app.app_context():
@@ -39,10 +39,16 @@ def begin_qc_check_today(live_server: LiveServer) -> tuple[int, int, list[str]]:
         order = db.session.execute(
             sa.select(RepairOrder).join(Device).where(Device.model == "iPhone 14")
         ).scalar_one()
-        order.status = RepairOrderStatus.QC  # the workflow's transition, once it exists
-        manager = db.session.execute(
-            sa.select(StaffUser).where(StaffUser.email == "manager@demo.example.com")
-        ).scalar_one()
+        people = {
+            user.email: user
+            for user in db.session.execute(
+                sa.select(StaffUser).where(
+                    StaffUser.email.in_(["manager@demo.example.com", "tech@demo.example.com"])
+                )
+            ).scalars()
+        }
+        manager, tech = people["manager@demo.example.com"], people["tech@demo.example.com"]
+        send_to_qc(order, tech)  # the demo's iPhone is in repair with its work logged
         check = begin_qc_check(order, manager, today=utcnow().date())
         return check.id, check.standard_version.number, [r.item_code for r in check.results]
 
