@@ -16,7 +16,9 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from repairqc.db import utcnow
 
-_ENUM_LABELS: dict[enum.Enum, Any] = {}
+#: Keyed by (enum class, value): members of two string enums with the same value ("approved",
+#: "qc") are equal and hash alike, so keying by the member would mix their labels up.
+_ENUM_LABELS: dict[tuple[type, str], Any] = {}
 
 
 class LabelledEnum(enum.StrEnum):
@@ -24,17 +26,21 @@ class LabelledEnum(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return str(_ENUM_LABELS.get(self, self.value))
+        return str(_ENUM_LABELS.get((type(self), self.value), self.value))
 
     @classmethod
     def choices(cls) -> list[tuple[str, Any]]:
         """(value, lazy label) pairs; the label is translated when rendered."""
-        return [(member.value, _ENUM_LABELS.get(member, member.value)) for member in cls]
+        return [(member.value, _ENUM_LABELS.get((cls, member.value), member.value)) for member in cls]
 
 
 def enum_labels(mapping: dict[enum.Enum, Any]) -> None:
     """Register the labels of an enum's members (lazy strings)."""
-    _ENUM_LABELS.update(mapping)
+    classes = {type(member) for member in mapping}
+    if len(classes) > 1:
+        # A dict literal keeps one of two equal keys ("qc" of two enums): labels would be lost.
+        raise ValueError(f"register one enum per call, not {sorted(c.__name__ for c in classes)}")
+    _ENUM_LABELS.update({(type(member), member.value): label for member, label in mapping.items()})
 
 
 def field(label: Any, *args: Any, help: Any = None, secret: bool = False, **kwargs: Any) -> Any:

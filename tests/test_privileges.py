@@ -132,6 +132,8 @@ def test_export_is_limited_to_the_stores_one_may_export(app, client, alpha):
 def test_values_the_database_cannot_hold_are_not_errors(app, client, alpha):
     sign_in(client, alpha, "owner")
     huge = "99999999999999999999999"
+    with in_tenant(app, alpha):
+        customers = db.session.execute(sa.select(sa.func.count()).select_from(Customer)).scalar()
     for path in (
         f"/admin/customers/details/?id={huge}",
         "/admin/customers/details/?id=3000000000",
@@ -147,4 +149,4 @@ def test_values_the_database_cannot_hold_are_not_errors(app, client, alpha):
     ):
         assert client.post(path, base_url=url(alpha), data=data).status_code in (200, 302), path
     with in_tenant(app, alpha):
-        assert db.session.execute(sa.select(sa.func.count()).select_from(Customer)).scalar() == 2
+        assert db.session.execute(sa.select(sa.func.count()).select_from(Customer)).scalar() == customers

@@ -116,56 +116,74 @@ class PaymentMethod(LabelledEnum):
     OTHER = "other"
 
 
-enum_labels(
-    {
-        ContactChannel.PHONE: _l("Phone"),
-        ContactChannel.SMS: _l("SMS"),
-        ContactChannel.EMAIL: _l("E-mail"),
-        ContactChannel.WECHAT: _l("WeChat"),
-        RepairOrderStatus.RECEIVED: _l("Received"),
-        RepairOrderStatus.DIAGNOSING: _l("Diagnosing"),
-        RepairOrderStatus.QUOTED: _l("Quoted"),
-        RepairOrderStatus.APPROVED: _l("Approved"),
-        RepairOrderStatus.IN_REPAIR: _l("In repair"),
-        RepairOrderStatus.QC: _l("Quality check"),
-        RepairOrderStatus.READY: _l("Ready for pick-up"),
-        RepairOrderStatus.DELIVERED: _l("Delivered"),
-        RepairOrderStatus.CLOSED: _l("Closed"),
-        RepairOrderStatus.DECLINED: _l("Declined"),
-        RepairOrderStatus.CANCELLED: _l("Cancelled"),
-        OrderHold.WAITING_FOR_PARTS: _l("Waiting for parts"),
-        OrderHold.WAITING_FOR_CUSTOMER: _l("Waiting for the customer"),
-        QuoteStatus.DRAFT: _l("Draft"),
-        QuoteStatus.SENT: _l("Sent to the customer"),
-        QuoteStatus.APPROVED: _l("Approved"),
-        QuoteStatus.DECLINED: _l("Declined"),
-        QuoteStatus.SUPERSEDED: _l("Superseded"),
-        QuoteLineKind.PART: _l("Part"),
-        QuoteLineKind.LABOUR: _l("Labour"),
-        QuoteLineKind.OTHER: _l("Other"),
-        DecisionMethod.ONLINE: _l("Online"),
-        DecisionMethod.IN_STORE: _l("In the store"),
-        DecisionMethod.PHONE: _l("By phone"),
-        DecisionMethod.WITHIN_APPROVAL: _l("Within the approved amount"),
-        DecisionMethod.WARRANTY: _l("Warranty, no charge"),
-        StockReason.RECEIPT: _l("Received into stock"),
-        StockReason.CONSUMPTION: _l("Used on a repair"),
-        StockReason.RETURN: _l("Returned to stock"),
-        StockReason.ADJUSTMENT: _l("Stock count adjustment"),
-        PhotoStage.INTAKE: _l("At intake"),
-        PhotoStage.REPAIR: _l("During the repair"),
-        PhotoStage.QC: _l("At the quality check"),
-        PhotoStage.DELIVERY: _l("At delivery"),
-        SignaturePurpose.INTAKE_TERMS: _l("Terms of service at intake"),
-        SignaturePurpose.QUOTE_APPROVAL: _l("Quote approval"),
-        SignaturePurpose.ACCEPTANCE: _l("Acceptance at pick-up"),
-        PaymentMethod.CASH: _l("Cash"),
-        PaymentMethod.CARD: _l("Card"),
-        PaymentMethod.MOBILE: _l("Mobile payment"),
-        PaymentMethod.TRANSFER: _l("Bank transfer"),
-        PaymentMethod.OTHER: _l("Other"),
-    }
-)
+# One call per enum: members of different enums with the same value are equal, so one dict
+# holding both would keep only one of them.
+enum_labels({
+    ContactChannel.PHONE: _l("Phone"),
+    ContactChannel.SMS: _l("SMS"),
+    ContactChannel.EMAIL: _l("E-mail"),
+    ContactChannel.WECHAT: _l("WeChat"),
+})  # fmt: skip
+enum_labels({
+    RepairOrderStatus.RECEIVED: _l("Received"),
+    RepairOrderStatus.DIAGNOSING: _l("Diagnosing"),
+    RepairOrderStatus.QUOTED: _l("Quoted"),
+    RepairOrderStatus.APPROVED: _l("Approved"),
+    RepairOrderStatus.IN_REPAIR: _l("In repair"),
+    RepairOrderStatus.QC: _l("Quality check"),
+    RepairOrderStatus.READY: _l("Ready for pick-up"),
+    RepairOrderStatus.DELIVERED: _l("Delivered"),
+    RepairOrderStatus.CLOSED: _l("Closed"),
+    RepairOrderStatus.DECLINED: _l("Declined"),
+    RepairOrderStatus.CANCELLED: _l("Cancelled"),
+})  # fmt: skip
+enum_labels({
+    OrderHold.WAITING_FOR_PARTS: _l("Waiting for parts"),
+    OrderHold.WAITING_FOR_CUSTOMER: _l("Waiting for the customer"),
+})  # fmt: skip
+enum_labels({
+    QuoteStatus.DRAFT: _l("Draft"),
+    QuoteStatus.SENT: _l("Sent to the customer"),
+    QuoteStatus.APPROVED: _l("Approved"),
+    QuoteStatus.DECLINED: _l("Declined"),
+    QuoteStatus.SUPERSEDED: _l("Superseded"),
+})  # fmt: skip
+enum_labels({
+    QuoteLineKind.PART: _l("Part"),
+    QuoteLineKind.LABOUR: _l("Labour"),
+    QuoteLineKind.OTHER: _l("Other"),
+})  # fmt: skip
+enum_labels({
+    DecisionMethod.ONLINE: _l("Online"),
+    DecisionMethod.IN_STORE: _l("In the store"),
+    DecisionMethod.PHONE: _l("By phone"),
+    DecisionMethod.WITHIN_APPROVAL: _l("Within the approved amount"),
+    DecisionMethod.WARRANTY: _l("Warranty, no charge"),
+})  # fmt: skip
+enum_labels({
+    StockReason.RECEIPT: _l("Received into stock"),
+    StockReason.CONSUMPTION: _l("Used on a repair"),
+    StockReason.RETURN: _l("Returned to stock"),
+    StockReason.ADJUSTMENT: _l("Stock count adjustment"),
+})  # fmt: skip
+enum_labels({
+    PhotoStage.INTAKE: _l("At intake"),
+    PhotoStage.REPAIR: _l("During the repair"),
+    PhotoStage.QC: _l("At the quality check"),
+    PhotoStage.DELIVERY: _l("At delivery"),
+})  # fmt: skip
+enum_labels({
+    SignaturePurpose.INTAKE_TERMS: _l("Terms of service at intake"),
+    SignaturePurpose.QUOTE_APPROVAL: _l("Quote approval"),
+    SignaturePurpose.ACCEPTANCE: _l("Acceptance at pick-up"),
+})  # fmt: skip
+enum_labels({
+    PaymentMethod.CASH: _l("Cash"),
+    PaymentMethod.CARD: _l("Card"),
+    PaymentMethod.MOBILE: _l("Mobile payment"),
+    PaymentMethod.TRANSFER: _l("Bank transfer"),
+    PaymentMethod.OTHER: _l("Other"),
+})  # fmt: skip
 
 
 class StoreOwned:
@@ -248,7 +266,7 @@ class Device(StoreOwned, Timestamped, Versioned, TenantBase):
         _l("IMEI"), sa.String(15), index=True, help=_l("15 digits, check digit verified")
     )
     serial_number: Mapped[str | None] = field(_l("Serial number"), sa.String(64), index=True)
-    #: Codes of `repairs.intake.CONDITION_CHECKS` ticked at intake.
+    #: Codes of `repairs.intake_forms.CONDITION_CHECKS` ticked at intake.
     condition_checks: Mapped[list[str]] = field(_l("Condition checklist"), sa.JSON, default=list)
     condition_at_intake: Mapped[str | None] = field(
         _l("Condition at intake"), sa.Text, help=_l("Scratches, dents, cracks, missing screws...")
