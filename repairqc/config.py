@@ -33,6 +33,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "",
         "keys of the phone/e-mail search hashes, comma-separated, newest first; empty = derived",
     ),
+    "TRACKING_RATE_LIMIT": ("20 per hour", "quote answers allowed per client address on the tracking page"),
     "TRACKING_LINK_MAX_AGE": (30 * 24 * 3600, "seconds a customer's order-tracking link stays valid"),
     "TENANT_ENGINE_CACHE_SIZE": (64, "SQLite: per-tenant engines kept open (LRU)"),
     "DB_POOL_RECYCLE": (1800, "PostgreSQL: seconds before a pooled connection is replaced"),

@@ -32,7 +32,7 @@ from repairqc.repairs.models import (
     SignaturePurpose,
 )
 from repairqc.stores.models import Store
-from tests.conftest import PNG, SIGNATURE, in_tenant, sign_in
+from tests.conftest import PASSWORD, PNG, SIGNATURE, csrf_token_from, in_tenant, sign_in
 from tests.htmlforms import form_data
 
 S = RepairOrderStatus
@@ -90,13 +90,30 @@ def in_qc(app, tenant) -> int:
             ),
         )
         services.start_diagnosis(order, tech)
-        services.record_diagnosis(order, tech, cause="Broken glass", plan="Replace the screen",
-                                  repair_type="parts-replacement", minutes=20, today=today())  # fmt: skip
-        services.save_quote(order, tech, [services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("800.00"),
-                                                             Decimal("13"))])  # fmt: skip
+        services.record_diagnosis(
+            order,
+            tech,
+            cause="Broken glass",
+            plan="Replace the screen",
+            repair_type="parts-replacement",
+            minutes=20,
+            today=today(),
+        )
+        services.save_quote(
+            order,
+            tech,
+            [services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("800.00"), Decimal("13"))],
+        )
         services.send_quote(order, tech, today=today())
-        services.decide_quote(order, desk, revision=1, approve=True, method=DecisionMethod.IN_STORE,
-                              signer_name="Li Wei", today=today())  # fmt: skip
+        services.decide_quote(
+            order,
+            desk,
+            revision=1,
+            approve=True,
+            method=DecisionMethod.IN_STORE,
+            signer_name="Li Wei",
+            today=today(),
+        )
         services.start_repair(order, tech)
         services.log_work(order, tech, step="Replaced the screen", minutes=45)
         services.send_to_qc(order, tech)
@@ -112,8 +129,10 @@ def ready(app, tenant) -> int:
         order = db.session.get(RepairOrder, order_id)
         inspector = person(tenant, "inspector")
         check = services.begin_qc_check(order, inspector, today=today())
-        answers = {r.item_code: services.ResultInput(passed=True, measured_value=r.min_value, note="ok")
-                   for r in check.results}  # fmt: skip
+        answers = {
+            r.item_code: services.ResultInput(passed=True, measured_value=r.min_value, note="ok")
+            for r in check.results
+        }
         services.record_qc_results(check, inspector, answers)
         for result in check.results:
             if result.kind == "photo":
@@ -130,10 +149,19 @@ def results_of(app, tenant, order_id: int) -> list[dict]:
             sa.select(QCCheck).where(QCCheck.repair_order_id == order_id).order_by(QCCheck.id.desc())
         ).scalar()
         return [
-            {"id": r.id, "code": r.item_code, "kind": r.kind, "min": r.min_value, "max": r.max_value,
-             "passed": r.passed, "value": r.measured_value, "note": r.note, "critical": r.critical}
+            {
+                "id": r.id,
+                "code": r.item_code,
+                "kind": r.kind,
+                "min": r.min_value,
+                "max": r.max_value,
+                "passed": r.passed,
+                "value": r.measured_value,
+                "note": r.note,
+                "critical": r.critical,
+            }
             for r in check.results
-        ]  # fmt: skip
+        ]
 
 
 def answers(results: list[dict], photo: bool = True, **overrides) -> dict:
@@ -216,7 +244,9 @@ def test_the_repairing_technician_cannot_begin_the_check(app, client, alpha):
     assert shown.status_code == 200
     assert "a colleague must check it" in shown.text
     assert 'data-testid="qc-begin"' not in shown.text
-    refused = post(client, alpha, page(order_id, "qc") + "/begin", {"version": version_of(app, alpha, order_id)})
+    refused = post(
+        client, alpha, page(order_id, "qc") + "/begin", {"version": version_of(app, alpha, order_id)}
+    )
     assert refused.status_code == 400
     assert "The technician who repaired the device cannot check it" in refused.text
     with in_tenant(app, alpha):
@@ -227,7 +257,9 @@ def test_roles_without_qc_rights_cannot_begin(app, client, alpha):
     order_id = in_qc(app, alpha)
     sign_in(client, alpha, "frontdesk")
     assert "does not allow quality checks" in get(client, alpha, page(order_id, "qc")).text
-    refused = post(client, alpha, page(order_id, "qc") + "/begin", {"version": version_of(app, alpha, order_id)})
+    refused = post(
+        client, alpha, page(order_id, "qc") + "/begin", {"version": version_of(app, alpha, order_id)}
+    )
     assert refused.status_code == 409
     assert "does not allow quality checks" in refused.text
     with in_tenant(app, alpha):
@@ -297,7 +329,9 @@ def test_a_photo_item_needs_a_photo_and_nothing_typed_is_lost(app, client, alpha
     order_id = in_qc(app, alpha)
     sign_in(client, alpha, "inspector")
     begin(client, alpha, order_id)
-    refused = submit_check(client, app, alpha, order_id, photo=False, fault_gone=("note", "Screen replaced OK"))
+    refused = submit_check(
+        client, app, alpha, order_id, photo=False, fault_gone=("note", "Screen replaced OK")
+    )
     assert refused.status_code == 400
     assert "Answer every item first" in refused.text and "Photo of the device after repair" in refused.text
     assert "Screen replaced OK" in refused.text  # what was typed is shown again
@@ -468,7 +502,9 @@ def test_delivery_without_confirmation_or_name_is_refused(app, client, alpha):
     sign_in(client, alpha, "frontdesk")
     pay(client, alpha, order_id, "904")
     refused = accept(client, alpha, order_id, confirmed_fixed=None)
-    assert refused.status_code == 400 and "The customer must confirm that the fault is solved." in refused.text
+    assert (
+        refused.status_code == 400 and "The customer must confirm that the fault is solved." in refused.text
+    )
     nameless = accept(client, alpha, order_id, signer_name="  ")
     assert nameless.status_code == 400 and "Enter the name of the person signing." in nameless.text
     assert status_of(app, alpha, order_id) is S.READY and acceptances_of(app, alpha, order_id) == 0
@@ -529,8 +565,12 @@ def test_only_the_desk_takes_payments(app, client, alpha):
     sign_in(client, alpha, "tech")
     shown = get(client, alpha, page(order_id, "delivery"))
     assert shown.status_code == 200 and 'data-testid="payment-form"' not in shown.text
-    refused = post(client, alpha, page(order_id, "delivery") + "/payment",
-                   {"version": version_of(app, alpha, order_id), "amount": "10", "method": "cash"})  # fmt: skip
+    refused = post(
+        client,
+        alpha,
+        page(order_id, "delivery") + "/payment",
+        {"version": version_of(app, alpha, order_id), "amount": "10", "method": "cash"},
+    )
     assert refused.status_code == 409 and "Only the front desk and managers take payments." in refused.text
     assert payments_of(app, alpha, order_id) == 0
 
@@ -549,7 +589,9 @@ def test_a_claim_within_the_warranty_opens_a_rework_order_at_no_charge(app, clie
     claimed = post(client, alpha, page(order_id, "warranty"), data)
     assert claimed.status_code == 302
     with in_tenant(app, alpha):
-        rework = db.session.execute(sa.select(RepairOrder).where(RepairOrder.rework_of_id == order_id)).scalar_one()
+        rework = db.session.execute(
+            sa.select(RepairOrder).where(RepairOrder.rework_of_id == order_id)
+        ).scalar_one()
         assert claimed.headers["Location"].endswith(f"/admin/repairs/orders/{rework.id}/")
         assert rework.status is S.RECEIVED and rework.amount_due_cents == 0
         assert rework.fault_symptoms == "Touch fails again at the top edge"
@@ -604,9 +646,20 @@ def test_orders_not_delivered_have_no_warranty_page_form(app, client, alpha):
 
 
 def posts(order_id: int) -> list[tuple[str, dict]]:
-    fields = {"version": "1", "action": "finish", "amount": "1", "method": "cash", "confirmed_fixed": "y",
-              "signer_name": "X", "signature": SIGNATURE, "symptoms": "Broken"}  # fmt: skip
-    return [(page(order_id, step), fields) for step in ("qc/begin", "qc", "delivery/payment", "delivery", "warranty")]
+    fields = {
+        "version": "1",
+        "action": "finish",
+        "amount": "1",
+        "method": "cash",
+        "confirmed_fixed": "y",
+        "signer_name": "X",
+        "signature": SIGNATURE,
+        "symptoms": "Broken",
+    }
+    return [
+        (page(order_id, step), fields)
+        for step in ("qc/begin", "qc", "delivery/payment", "delivery", "warranty")
+    ]
 
 
 def snapshot(app, tenant, order_ids: list[int]) -> list:
@@ -672,3 +725,24 @@ def test_signed_out_visitors_are_sent_to_sign_in(app, client, alpha):
     order_id = seeded_qc_order(app, alpha)
     response = get(client, alpha, page(order_id, "qc"))
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_step_forms_carry_their_csrf_token(app, client, alpha, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    order_id = ready(app, alpha)
+    token = csrf_token_from(client.get("/login", base_url=url(alpha)).text)
+    client.post(
+        "/login",
+        base_url=url(alpha),
+        data={"email": alpha.users["frontdesk"], "password": PASSWORD, "csrf_token": token},
+    )
+    forged = post(
+        client,
+        alpha,
+        page(order_id, "delivery") + "/payment",
+        {"version": version_of(app, alpha, order_id), "amount": "904", "method": "cash"},
+    )
+    assert forged.status_code == 400 and payments_of(app, alpha, order_id) == 0
+    assert pay(client, alpha, order_id, "904").status_code == 302
+    assert accept(client, alpha, order_id).status_code == 302
+    assert status_of(app, alpha, order_id) is S.DELIVERED

@@ -60,7 +60,8 @@ def load_order(order_id: int, *, for_update: bool = False) -> RepairOrder:
 def expected_version() -> int | None:
     """The order version the page was rendered with (hidden field `version`)."""
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() and int(raw) <= INT32_MAX else None
+    # isascii: str.isdigit() accepts "²", which int() refuses.
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= INT32_MAX else None
 
 
 def attempt(action: Callable[[], object]) -> DomainError | None:

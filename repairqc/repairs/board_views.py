@@ -79,6 +79,13 @@ def category_names(standard: EffectiveStandard) -> dict[str, str]:
     return {c.code: (c.name.zh if chinese else c.name.en) for c in standard.document.device_categories}
 
 
+def as_id(raw: str) -> int | None:
+    """A row id from a query parameter, or None (ASCII digits only: int("²") would raise)."""
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= INT32_MAX:
+        return int(raw)
+    return None
+
+
 def order_href(order_id: int) -> str:
     return f"{request.script_root}/admin/repairs/orders/{order_id}/"
 
@@ -110,7 +117,7 @@ class BoardView(RepairsAccess):
         technicians = self._technicians(store)
         categories = category_names(effective_for_store(store, today()))
         technician = request.args.get("technician", "")
-        if technician != UNASSIGNED and not (technician.isdigit() and int(technician) in technicians):
+        if technician != UNASSIGNED and as_id(technician) not in technicians:
             technician = ""  # someone not working here, or garbage: show everyone
         category = request.args.get("category", "")
         if category not in categories:
@@ -152,9 +159,8 @@ class BoardView(RepairsAccess):
         raw = request.args.get("store", "")
         if not raw:
             return stores[0] if stores else None
-        if not raw.isdigit() or int(raw) > INT32_MAX:
-            abort(404)
-        store = next((s for s in stores if s.id == int(raw)), None)
+        wanted = as_id(raw)
+        store = next((s for s in stores if s.id == wanted), None)
         if store is None:
             abort(404)
         return store
@@ -191,7 +197,7 @@ class BoardView(RepairsAccess):
         if technician == UNASSIGNED:
             conditions.append(RepairOrder.technician_id.is_(None))
         elif technician:
-            conditions.append(RepairOrder.technician_id == int(technician))
+            conditions.append(RepairOrder.technician_id == as_id(technician))
         if category:
             conditions.append(Device.category == category)
         column, oldest_first = RepairOrder.status, (RepairOrder.status_changed_at, RepairOrder.id)
@@ -269,7 +275,7 @@ def _card(row, status: S, now: datetime) -> Card:
         device=f"{row.brand} {row.model}".strip(),
         customer=row.customer,
         technician=row.technician,
-        in_state=format_timedelta(now - changed, add_direction=False, format="short") if changed else "",
+        in_state=format_timedelta(now - changed, granularity="minute") if changed else "",
         overdue_diagnosis=status in (S.RECEIVED, S.DIAGNOSING) and due is not None and now > due,
         past_promised=promised is not None and now > promised,
         hold=row.hold.label if row.hold is not None else None,

@@ -255,7 +255,7 @@ class WarrantyClaimForm(FlaskForm):
     symptoms = TextAreaField(
         _l("Fault symptoms"),
         validators=[Length(max=5000)],
-        description=_l("As the customer describes them (HB §2.1.2(1))"),
+        description=_l("As the customer describes them"),
     )
 
 

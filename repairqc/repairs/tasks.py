@@ -6,6 +6,7 @@ from flask import render_template
 from flask_babel import force_locale
 
 from repairqc.db import db
+from repairqc.i18n import normalise_locale
 from repairqc.jobs import job
 from repairqc.mail import send_mail
 from repairqc.repairs.models import RepairOrder, RepairStatusEvent
@@ -26,7 +27,7 @@ def notify_customer(order_id: int, event_id: int | None) -> str | None:
         return None
     event = db.session.get(RepairStatusEvent, event_id) if event_id is not None else None
     link = tenant_url(f"/track/{tracking_token(order)}")
-    with force_locale(order.customer.language or "en"):
+    with force_locale(normalise_locale(order.customer.language) or "en"):
         context = {"order": order, "event": event, "link": link, "quote": current_quote(order)}
         subject = render_template("repairs/mail/status_subject.txt", **context).strip()
         body = render_template("repairs/mail/status.txt", **context)
@@ -43,7 +44,7 @@ def send_intake_receipt(order_id: int) -> str | None:
     if order is None or not order.customer.email:
         return None
     link = tenant_url(f"/track/{tracking_token(order)}")
-    with force_locale(order.customer.language or "en"):
+    with force_locale(normalise_locale(order.customer.language) or "en"):
         subject = render_template("repairs/mail/receipt_subject.txt", order=order).strip()
         body = render_template("repairs/mail/receipt.txt", order=order, link=link)
     send_mail(order.customer.email, subject, body)

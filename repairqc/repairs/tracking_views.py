@@ -54,8 +54,6 @@ from repairqc.tenants import resolution
 
 bp = Blueprint("tracking", __name__)
 
-#: Answers to a quote allowed per client address and tenant (config TRACKING_RATE_LIMIT).
-DEFAULT_RATE_LIMIT = "20 per hour"
 #: Real tokens are about 100 characters; anything far longer is not worth verifying.
 MAX_TOKEN_LENGTH = 512
 #: States in which the promised date still matters to the customer.
@@ -81,7 +79,8 @@ def _private(response):
 
 
 def tracking_rate_limit() -> str:
-    return current_app.config.get("TRACKING_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    """Answers to a quote allowed per client address and tenant."""
+    return current_app.config["TRACKING_RATE_LIMIT"]
 
 
 def _client_key() -> str:
@@ -121,17 +120,21 @@ def _load(token: str):
 def _zone(store: Store) -> ZoneInfo:
     try:
         return ZoneInfo(store.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a mistyped zone must not break the page
         return ZoneInfo("UTC")
 
 
-def _when(moment: datetime | None, store: Store, style: str = "medium") -> str:
-    """A moment in the store's time zone, in the reader's format (the customer is local to it)."""
+def _when(moment: datetime | None, store: Store) -> str:
+    """A moment in the store's time zone (the customer is local to it), to the minute."""
     if moment is None:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return babel_dates.format_datetime(moment, style, tzinfo=_zone(store), locale=get_locale())
+    local, locale = moment.astimezone(_zone(store)), get_locale()
+    day = babel_dates.format_date(local, "medium", locale=locale)
+    time = babel_dates.format_time(local, "short", locale=locale)
+    # The locale's own way of joining a date and a time ("{1}, {0}" in English).
+    return locale.datetime_formats["medium"].format(time, day)
 
 
 def _day(moment: datetime | date | None, store: Store) -> str:
@@ -198,7 +201,9 @@ def _render(order: RepairOrder, token: str, *, error: DomainError | None = None,
         for i, event in enumerate(events)
     ]  # fmt: skip
     quote = services.current_quote(order)
-    open_quote = quote if quote is not None and quote.status is QuoteStatus.SENT else None
+    # The quote waiting for an answer; a cancelled order's last quote is no longer on offer.
+    awaiting = order.status is S.QUOTED and quote is not None and quote.status is QuoteStatus.SENT
+    open_quote = quote if awaiting else None
     quote_expiry = open_quote.valid_until if open_quote is not None else None
     quote_expired = bool(quote_expiry and today() > quote_expiry)
     due = 0

@@ -23,9 +23,21 @@ def register_repair_views(admin) -> None:
     admin.add_view(
         BoardView(name=_l("Order board"), endpoint="repairs_board", url="/admin/repairs", category=category)
     )
-    admin.add_view(IntakeView(name=_l("Receive a device"), endpoint="repairs_intake", url="/admin/repairs/intake",
-                              category=category))  # fmt: skip
-    admin.add_view(OrderView(name=_l("Repair order"), endpoint="repairs_order", url="/admin/repairs/orders",
-                             category=category))  # fmt: skip
-    admin.add_view(StepsView(name=_l("Repair steps"), endpoint="repairs_steps", url="/admin/repairs/steps",
-                             category=category))  # fmt: skip
+    admin.add_view(
+        IntakeView(
+            name=_l("Receive a device"),
+            endpoint="repairs_intake",
+            url="/admin/repairs/intake",
+            category=category,
+        )
+    )
+    admin.add_view(
+        OrderView(
+            name=_l("Repair order"), endpoint="repairs_order", url="/admin/repairs/orders", category=category
+        )
+    )
+    admin.add_view(
+        StepsView(
+            name=_l("Repair steps"), endpoint="repairs_steps", url="/admin/repairs/steps", category=category
+        )
+    )
