@@ -213,11 +213,11 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
             sa.select(StaffUser).where(StaffUser.email == manager_email)
         ).scalar_one()
         begin_qc_check(order, manager, today=date.today())
-    seed_workflow(s, stores, users)
     from repairqc.files.services import store_bytes
 
     for n in range(1 + extra_rows):  # PNG magic numbers, so the upload rules accept the bytes
         store_bytes(b"\x89PNG\r\n\x1a\n" + f"{s}-{n}".encode(), f"File {n} {s}.png")
+    seed_workflow(s, stores, users)  # after the files above, so theirs are the lowest file ids
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
 

@@ -29,8 +29,9 @@ def test_operator_refreshes_figures_and_sees_each_tenants_own_counts(backend):
         assert alpha.ref.slug in refreshed.text and beta.ref.slug in refreshed.text
         with app.app_context():
             rollups = {r.tenant_id: r for r in db.control.execute(sa.select(TenantRollup)).scalars()}
-        # Seeds: alpha has 1 customer per store, beta 3 per store; each job counted its own tenant.
-        assert rollups[alpha.ref.id].customers == 2 and rollups[beta.ref.id].customers == 6
+        # Seeds: alpha has 1 customer per store, beta 3, plus one workflow customer per store in
+        # each; each job counted its own tenant.
+        assert rollups[alpha.ref.id].customers == 4 and rollups[beta.ref.id].customers == 8
         assert rollups[alpha.ref.id].stores == rollups[beta.ref.id].stores == 2
         # Staff cannot reach the console from a tenant host.
         assert client.get("/console/", base_url=f"http://{alpha.host}").status_code == 404

@@ -123,7 +123,7 @@ def test_in_process_job_runs_inside_the_current_tenant(app, alpha, beta, monkeyp
             beta_counts = tenant_counts()
 
         assert rollup_of(app, alpha.ref.id) == expected
-        assert expected["customers"] == 3 and expected["stores"] == 2 and expected["staff_users"] == 10
+        assert expected["customers"] == 5 and expected["stores"] == 2 and expected["staff_users"] == 10
         assert rollup_of(app, beta.ref.id) is None  # beta was not touched
         assert beta_counts != expected
 
@@ -136,7 +136,7 @@ def test_in_process_job_for_an_explicit_tenant(app, alpha, beta, monkeypatch):
         with app.app_context():  # no tenant bound; the job names one
             enqueue(compute_tenant_rollup, tenant=beta.ref)
         assert rollup_of(app, beta.ref.id) == expected
-        assert expected["customers"] == 6
+        assert expected["customers"] == 8
 
 
 # --- a real RQ worker ----------------------------------------------------------------------------
