@@ -81,7 +81,8 @@ class DiagnosisForm(Form):
         _l("Repair plan"),
         [InputRequired(_l("Describe the repair plan.")), Length(max=5000)],
         filters=[_strip],
-        description=_l("In plain words: the front desk reads it to the customer (HB §6.2.1)."),
+        # Plain words for the customer (HB §6.2.1: no jargon).
+        description=_l("In plain words: the front desk explains it to the customer."),
         render_kw={"rows": 3},
     )
     repair_type = SelectField(_l("Repair type"), validators=[InputRequired(_l("Choose a repair type."))])
@@ -173,7 +174,9 @@ class QuoteForm(Form):
         self.refresh_choices()
 
     def kept_rows(self) -> list[LineRow]:
-        return [entry.form for entry in self.lines if not entry.form.remove.data and not entry.form.is_blank()]
+        return [
+            entry.form for entry in self.lines if not entry.form.remove.data and not entry.form.is_blank()
+        ]
 
     def validate_rows(self) -> bool:
         """Each kept row's fields, then the rules across fields that WTForms cannot express."""
@@ -229,10 +232,14 @@ class DecisionForm(Form):
     """The customer's answer given at the counter or by phone (HB §2.1.2(3))."""
 
     revision = HiddenField()
-    decision = RadioField(_l("Decision"), choices=DECISIONS, validators=[InputRequired(_l("Choose a decision."))])
+    decision = RadioField(
+        _l("Decision"), choices=DECISIONS, validators=[InputRequired(_l("Choose a decision."))]
+    )
     method = SelectField(
         _l("How the customer answered"),
-        choices=[c for c in DecisionMethod.choices() if c[0] in (DecisionMethod.IN_STORE, DecisionMethod.PHONE)],
+        choices=[
+            c for c in DecisionMethod.choices() if c[0] in (DecisionMethod.IN_STORE, DecisionMethod.PHONE)
+        ],
         default=DecisionMethod.IN_STORE.value,
     )
     signer_name = StringField(
@@ -280,8 +287,8 @@ class PartForm(Form):
 
 class HoldForm(Form):
     hold = SelectField(
-        _l("Hold"),
-        choices=[("", _l("Not on hold")), *OrderHold.choices()],
+        _l("Waiting for"),
+        choices=[("", _l("Nothing: not on hold")), *OrderHold.choices()],
         default="",
     )
     note = StringField(_l("Note"), [Length(max=500)], filters=[_strip])

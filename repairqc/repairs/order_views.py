@@ -120,6 +120,8 @@ class OrderView(RepairsAccess):
         def run() -> None:
             order = load_order(order_id, for_update=True)
             outcome.form = self._form(key, order, request.form) if key else None
+            if expected_version() is None:  # every form carries it; without it a change could be lost
+                raise DomainError(_("This page is incomplete or out of date. Reload it and try again."))
             action(order, outcome.form, outcome)
 
         error = attempt(run)
@@ -245,7 +247,9 @@ class OrderView(RepairsAccess):
     def hold(self, order_id: int):
         def action(order, form, _outcome):
             check_form(form, form.validate())
-            services.set_hold(order, staff(), form.chosen(), form.note.data, expected_version=expected_version())
+            services.set_hold(
+                order, staff(), form.chosen(), form.note.data, expected_version=expected_version()
+            )
 
         return self._step(order_id, "hold", action, _("The hold is updated."))
 
@@ -258,7 +262,9 @@ class OrderView(RepairsAccess):
     def cancel(self, order_id: int):
         def action(order, form, _outcome):
             check_form(form, form.validate())
-            services.cancel_order(order, staff(), reason=form.reason.data, expected_version=expected_version())
+            services.cancel_order(
+                order, staff(), reason=form.reason.data, expected_version=expected_version()
+            )
 
         return self._step(order_id, "cancel", action, _("The order is cancelled."))
 
@@ -282,7 +288,9 @@ class OrderView(RepairsAccess):
     def _form(self, key: str, order: RepairOrder, formdata=None) -> Form:
         """The form `key` of the page: as submitted (`formdata`) or filled from the order."""
         if key == "assign":
-            form = AssignForm(formdata, prefix="assign", data=None if formdata else {"technician": order.technician_id})
+            form = AssignForm(
+                formdata, prefix="assign", data=None if formdata else {"technician": order.technician_id}
+            )
             form.technician.choices = [(user.id, user.full_name) for user in technicians(order)]
         elif key == "diagnosis":
             data = {"cause": order.diagnosis, "plan": order.repair_plan, "repair_type": order.repair_type,
@@ -340,7 +348,9 @@ class OrderView(RepairsAccess):
             "send_to_qc": S.QC in moves,
             "cancel": S.CANCELLED in moves,
             "close": S.CLOSED in moves,
-            "passcode": status.is_open and user.id == order.technician_id and order.device.passcode is not None,
+            "passcode": (
+                status.is_open and user.id == order.technician_id and order.device.passcode is not None
+            ),
         }
         submitted = submitted or {}
         for key in submitted:
@@ -375,13 +385,7 @@ class OrderView(RepairsAccess):
             sent=sent_quote(order),
             approved=services.approved_quote(order),
             amount_paid=services.amount_paid(order),
-            work_logs=rows(sa.select(WorkLog).where(WorkLog.order_id == order.id).order_by(WorkLog.at, WorkLog.id)),
-            parts_used=rows(sa.select(StockMovement).where(StockMovement.order_id == order.id)
-                            .order_by(StockMovement.at, StockMovement.id)),  # fmt: skip
-            photos=rows(sa.select(OrderPhoto).where(OrderPhoto.order_id == order.id).order_by(OrderPhoto.id)),
-            signatures=rows(sa.select(Signature).where(Signature.order_id == order.id).order_by(Signature.id)),
-            reworks=rows(scoped_select(RepairOrder).where(RepairOrder.rework_of_id == order.id)
-                         .order_by(RepairOrder.id)),  # fmt: skip
+            **records(order),
             tracking_link=tenant_url(f"/track/{services.tracking_token(order)}"),
             qc_open=status is S.QC and services.open_qc_check(order) is not None,
         )
@@ -412,6 +416,25 @@ def rows(statement: sa.Select) -> list:
     return list(db.session.execute(statement).scalars())
 
 
+def records(order: RepairOrder) -> dict[str, list]:
+    """The order's work logs, parts used, photos, signatures and warranty reworks."""
+    return {
+        "work_logs": rows(
+            sa.select(WorkLog).where(WorkLog.order_id == order.id).order_by(WorkLog.at, WorkLog.id)
+        ),
+        "parts_used": rows(
+            sa.select(StockMovement)
+            .where(StockMovement.order_id == order.id)
+            .order_by(StockMovement.at, StockMovement.id)
+        ),
+        "photos": rows(sa.select(OrderPhoto).where(OrderPhoto.order_id == order.id).order_by(OrderPhoto.id)),
+        "signatures": rows(sa.select(Signature).where(Signature.order_id == order.id).order_by(Signature.id)),
+        "reworks": rows(
+            scoped_select(RepairOrder).where(RepairOrder.rework_of_id == order.id).order_by(RepairOrder.id)
+        ),
+    }
+
+
 def technicians(order: RepairOrder) -> list[StaffUser]:
     """Active staff holding the technician role at the order's store."""
     return rows(
@@ -430,7 +453,9 @@ def parts_for(order: RepairOrder) -> list[Part]:
     """Active catalogue parts that fit the device's category (or every category)."""
     return rows(
         sa.select(Part)
-        .where(Part.is_active.is_(True), sa.or_(Part.category.is_(None), Part.category == order.device.category))
+        .where(
+            Part.is_active.is_(True), sa.or_(Part.category.is_(None), Part.category == order.device.category)
+        )
         .order_by(Part.sku)
     )
 
@@ -480,9 +505,12 @@ def failed_items(events: list[RepairStatusEvent]) -> dict[int, list[str]]:
     if check_ids:
         for result in rows(sa.select(QCCheckResult).where(QCCheckResult.check_id.in_(check_ids))):
             text = result.item_text or {}
-            texts[(result.check_id, result.item_code)] = in_current_language(text.get("en"), text.get("zh")) or ""
+            texts[(result.check_id, result.item_code)] = (
+                in_current_language(text.get("en"), text.get("zh")) or ""
+            )
     return {
-        event_id: [texts.get((details.get("qc_check_id"), code)) or str(code) for code in details["failed_items"]]
+        event_id: [
+            texts.get((details.get("qc_check_id"), code)) or str(code) for code in details["failed_items"]
+        ]
         for event_id, details in wanted.items()
     }
-

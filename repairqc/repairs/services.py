@@ -224,6 +224,9 @@ def assign_technician(
     check_version(order, expected_version)
     if not roles_at(by, order.store_id) & MANAGE:
         raise Refused(_("Only the store manager assigns technicians."))
+    # Not once the repair is done: reassigning then would let its technician check it (HB §5.1.3(5)).
+    if order.status not in {S.RECEIVED, S.DIAGNOSING, S.QUOTED, S.APPROVED, S.IN_REPAIR}:
+        raise Refused(_("The technician is assigned before the quality check."))
     if Role.TECHNICIAN not in roles_at(technician, order.store_id):
         raise DomainError(
             _("%(name)s is not a technician of this store.", name=technician.full_name), field="technician"
@@ -451,9 +454,8 @@ def save_quote(
         raise DomainError(_("A quote needs at least one line."), field="lines")
     quote = current_quote(order)
     if quote is None or quote.status is not QuoteStatus.DRAFT:
-        quote = Quote(
-            store_id=order.store_id, order=order, revision=len(order.quotes) + 1, created_by_id=user.id
-        )
+        # Appended once: passing order= as well would add it to order.quotes a second time (backref).
+        quote = Quote(store_id=order.store_id, revision=len(order.quotes) + 1, created_by_id=user.id)
         order.quotes.append(quote)
     quote.lines.clear()
     db.session.flush()

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 
 from repairqc.accounts.models import Role, StaffUser
 from repairqc.accounts.permissions import Grants
+from repairqc.audit.models import AuditLog
 from repairqc.db import db, on_commit, utcnow
 from repairqc.errors import Conflict, DomainError
 from repairqc.repairs.models import (
@@ -192,23 +193,57 @@ PRECONDITIONS: dict[S, Callable[[RepairOrder], None]] = {
 
 
 def check_version(order: RepairOrder, expected_version: int | None) -> None:
-    """Refuse a change made on a stale page, saying what the other person changed."""
+    """Refuse a change made on a stale page, saying who changed the order, when and what.
+
+    The newest audit entry of the order names the change whatever it was (a status, a hold, a
+    diagnosis, an assignment); the page the user came from is re-shown with their input.
+    """
     if expected_version is None or expected_version == order.version:
         return
-    last = order.events[-1] if order.events else None
-    if last is not None:
+    last = db.session.execute(
+        sa.select(AuditLog)
+        .where(AuditLog.table_name == RepairOrder.__tablename__, AuditLog.row_id == str(order.id))
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    ).scalar()
+    if last is None:
         raise Conflict(
-            _(
-                "%(name)s changed this order at %(time)s: it is now “%(status)s”. Nothing was saved; "
-                "check the order and try again.",
-                name=last.actor_name,
-                time=format_datetime(last.at, "short"),
-                status=order.status.label,
-            )
+            _("Someone else changed this order at the same time. Nothing was saved; reload and try again.")
         )
+    changed = sorted(set(last.after or {}) - _BOOKKEEPING)
+    name = _changed_by(order, last)
+    columns = RepairOrder.__table__.columns
+    fields = ", ".join(str(columns[name].info.get("label", name)) for name in changed if name in columns)
     raise Conflict(
-        _("Someone else changed this order at the same time. Nothing was saved; reload and try again.")
+        _(
+            "%(name)s changed this order at %(time)s (%(fields)s); it is now “%(status)s”. "
+            "Nothing was saved: check the order and try again.",
+            name=name,
+            time=format_datetime(last.occurred_at, "short"),
+            fields=fields or _("details"),
+            status=order.status.label,
+        )
     )
+
+
+def _changed_by(order: RepairOrder, entry: AuditLog) -> str:
+    """The person behind an audit entry: staff by their full name (the log keeps the e-mail).
+
+    Moves made by a job or a script on someone's behalf carry that person in the status event
+    written in the same transaction, so an event at the same moment names them.
+    """
+    if entry.actor_kind == "staff" and entry.actor_id is not None:
+        user = db.session.get(StaffUser, entry.actor_id)
+        if user is not None:
+            return user.full_name
+    event = order.events[-1] if order.events else None
+    if event is not None and abs((event.at - entry.occurred_at).total_seconds()) < 5:
+        return event.actor_name
+    return entry.actor_name
+
+
+#: Columns every change touches; naming them would not tell the user anything.
+_BOOKKEEPING = frozenset({"version", "updated_at", "status_changed_at"})
 
 
 def actor_name(mover: Mover) -> str:
