@@ -69,12 +69,18 @@ def _columns(obj: TenantBase) -> list[sa.orm.ColumnProperty]:
     return list(inspect(obj).mapper.column_attrs)
 
 
+def _masked(column: sa.Column) -> bool:
+    """Secrets, and values held encrypted (a copy in the log would undo the encryption)."""
+    from repairqc.crypto import EncryptedString
+
+    return bool(column.info.get("secret")) or isinstance(column.type, EncryptedString)
+
+
 def _snapshot(obj: TenantBase, *, use_old: bool = False) -> dict[str, Any]:
     state = inspect(obj)
     data: dict[str, Any] = {}
     for prop in _columns(obj):
-        column = prop.columns[0]
-        if column.info.get("secret"):
+        if _masked(prop.columns[0]):
             data[prop.key] = "***"
             continue
         history = state.attrs[prop.key].history
@@ -99,7 +105,7 @@ def _changed(obj: TenantBase) -> tuple[dict[str, Any], dict[str, Any]]:
         history = state.attrs[prop.key].history
         if not history.has_changes():
             continue
-        secret = prop.columns[0].info.get("secret")
+        secret = _masked(prop.columns[0])
         before[prop.key] = "***" if secret else _jsonable(history.deleted[0] if history.deleted else None)
         after[prop.key] = "***" if secret else _jsonable(history.added[0] if history.added else None)
     return before, after
