@@ -107,7 +107,13 @@ def diagnosed(tenant: SeededTenant, repair_type: str = "parts-replacement", **ov
     tech = staff(tenant, "tech")
     services.start_diagnosis(order, tech)
     services.record_diagnosis(
-        order, tech, cause="Broken glass", plan="Replace screen", repair_type=repair_type, minutes=20, today=TODAY
+        order,
+        tech,
+        cause="Broken glass",
+        plan="Replace screen",
+        repair_type=repair_type,
+        minutes=20,
+        today=TODAY,
     )
     return order
 
@@ -120,7 +126,9 @@ def quoted(tenant: SeededTenant, lines=(SCREEN,), **overrides) -> RepairOrder:
     return order
 
 
-def decide(order: RepairOrder, mover, revision: int, approve: bool = True, today: date = TODAY, **kw) -> Quote:
+def decide(
+    order: RepairOrder, mover, revision: int, approve: bool = True, today: date = TODAY, **kw
+) -> Quote:
     return services.decide_quote(
         order,
         mover,
@@ -153,7 +161,8 @@ def passing_answers(check: QCCheck) -> dict[str, services.ResultInput]:
         return result.min_value if result.min_value is not None else (result.max_value or 0.0)
 
     return {
-        r.item_code: services.ResultInput(passed=True, measured_value=value(r), note="ok") for r in check.results
+        r.item_code: services.ResultInput(passed=True, measured_value=value(r), note="ok")
+        for r in check.results
     }
 
 
@@ -177,7 +186,9 @@ def ready(tenant: SeededTenant, **overrides) -> RepairOrder:
 def delivered(tenant: SeededTenant, today: date = TODAY, **overrides) -> RepairOrder:
     order = ready(tenant, **overrides)
     desk = staff(tenant, "frontdesk")
-    services.record_payment(order, desk, amount=Decimal(order.amount_due_cents) / 100, method=PaymentMethod.CARD)
+    services.record_payment(
+        order, desk, amount=Decimal(order.amount_due_cents) / 100, method=PaymentMethod.CARD
+    )
     services.deliver(
         order, desk, signer_name="Li Wei", signature_data_url=SIGNATURE, confirmed_fixed=True, today=today
     )
@@ -187,7 +198,9 @@ def delivered(tenant: SeededTenant, today: date = TODAY, **overrides) -> RepairO
 def events_of(order: RepairOrder) -> list[RepairStatusEvent]:
     return list(
         db.session.execute(
-            sa.select(RepairStatusEvent).where(RepairStatusEvent.order_id == order.id).order_by(RepairStatusEvent.id)
+            sa.select(RepairStatusEvent)
+            .where(RepairStatusEvent.order_id == order.id)
+            .order_by(RepairStatusEvent.id)
         ).scalars()
     )
 
@@ -231,7 +244,18 @@ EXPECTED_MOVES: dict[tuple[S, S], tuple[set[str], bool, bool]] = {
         for source in (S.RECEIVED, S.DIAGNOSING, S.QUOTED, S.APPROVED, S.IN_REPAIR, S.QC, S.READY)
     },
 }
-USERS = ["owner", "qa", "trainer", "auditor", "inspector", "manager", "frontdesk", "tech", "manager2", "tech2"]
+USERS = [
+    "owner",
+    "qa",
+    "trainer",
+    "auditor",
+    "inspector",
+    "manager",
+    "frontdesk",
+    "tech",
+    "manager2",
+    "tech2",
+]
 
 
 def test_the_transition_table_is_the_handbooks():
@@ -247,11 +271,17 @@ def prepared(tenant: SeededTenant, source: S, target: S) -> RepairOrder:
     tech, manager = staff(tenant, "tech"), staff(tenant, "manager")
     order.diagnosis, order.repair_plan, order.repair_type = "Cause", "Plan", "parts-replacement"
     order.technician_id = tech.id
-    quote_status = {S.QUOTED: QuoteStatus.SENT, S.DECLINED: QuoteStatus.DECLINED}.get(target, QuoteStatus.APPROVED)
-    order.quotes.append(Quote(store_id=order.store_id, revision=1, status=quote_status, created_by_id=tech.id))
+    quote_status = {S.QUOTED: QuoteStatus.SENT, S.DECLINED: QuoteStatus.DECLINED}.get(
+        target, QuoteStatus.APPROVED
+    )
+    order.quotes.append(
+        Quote(store_id=order.store_id, revision=1, status=quote_status, created_by_id=tech.id)
+    )
     db.session.flush()
     if target is S.QC:
-        db.session.add(WorkLog(store_id=order.store_id, order_id=order.id, technician_id=tech.id, step="Fix", minutes=5))
+        db.session.add(
+            WorkLog(store_id=order.store_id, order_id=order.id, technician_id=tech.id, step="Fix", minutes=5)
+        )
     if target in (S.READY, S.IN_REPAIR):
         version = standards.effective_for_store(order.store, TODAY).version_id
         db.session.add(
@@ -316,13 +346,19 @@ def test_every_role_makes_exactly_the_moves_of_its_role(app, alpha, move):
                 new_events = [e for e in events_of(order) if e.from_status is not None]
                 assert len(new_events) == 1 and new_events[0] is event
                 assert (event.from_status, event.to_status) == (source, target)
-                assert (event.actor_id, event.actor_name, event.reason) == (user.id, user.full_name, "Because")
+                assert (event.actor_id, event.actor_name, event.reason) == (
+                    user.id,
+                    user.full_name,
+                    "Because",
+                )
                 changes = [
                     row
                     for row in audit_rows("repair_orders", order.id, mark)
                     if row.action is AuditAction.UPDATE and "status" in (row.after or {})
                 ]
-                assert [(c.before["status"], c.after["status"]) for c in changes] == [(source.value, target.value)]
+                assert [(c.before["status"], c.after["status"]) for c in changes] == [
+                    (source.value, target.value)
+                ]
                 assert len(audit_rows("repair_status_events", event.id, mark)) == 1
             else:
                 with pytest.raises(Refused, match="Your role at this store does not allow") as refused:
@@ -361,7 +397,9 @@ def test_roles_count_at_the_orders_store_only(app, alpha):
             S.DIAGNOSING,
             S.CANCELLED,
         }
-        assert {m.target for m in workflow.allowed_moves(s1_order, staff(alpha, "frontdesk"))} == {S.CANCELLED}
+        assert {m.target for m in workflow.allowed_moves(s1_order, staff(alpha, "frontdesk"))} == {
+            S.CANCELLED
+        }
         assert workflow.allowed_moves(s1_order, staff(alpha, "trainer")) == []
 
 
@@ -386,7 +424,11 @@ def test_cancel_needs_a_reason_and_records_it(app, alpha):
         assert order.status is S.DIAGNOSING
         services.cancel_order(order, desk, reason="  Customer took it back ")
         event = events_of(order)[-1]
-        assert (event.from_status, event.to_status, event.reason) == (S.DIAGNOSING, S.CANCELLED, "Customer took it back")
+        assert (event.from_status, event.to_status, event.reason) == (
+            S.DIAGNOSING,
+            S.CANCELLED,
+            "Customer took it back",
+        )
         assert order.closed_at is not None and order.device.passcode is None
 
 
@@ -401,7 +443,13 @@ def test_a_quote_comes_before_quoted(app, alpha):
         with pytest.raises(Refused, match="Record the cause, the repair plan and the repair type first"):
             workflow.transition(order, S.QUOTED, tech)
         services.record_diagnosis(
-            order, tech, cause="Glass", plan="Screen", repair_type="parts-replacement", minutes=10, today=TODAY
+            order,
+            tech,
+            cause="Glass",
+            plan="Screen",
+            repair_type="parts-replacement",
+            minutes=10,
+            today=TODAY,
         )
         with pytest.raises(Refused, match="Send the customer an itemised quote first"):
             workflow.transition(order, S.QUOTED, tech)
@@ -500,7 +548,9 @@ def test_delivery_needs_confirmation_signature_and_payment(app, alpha):
         with pytest.raises(DomainError, match="above zero"):
             services.record_payment(order, desk, amount=Decimal("0"), method=PaymentMethod.CASH)
         with pytest.raises(Refused, match="Only the front desk and managers take payments"):
-            services.record_payment(order, staff(alpha, "tech"), amount=Decimal("1"), method=PaymentMethod.CASH)
+            services.record_payment(
+                order, staff(alpha, "tech"), amount=Decimal("1"), method=PaymentMethod.CASH
+            )
         services.record_payment(order, desk, amount=Decimal("900"), method=PaymentMethod.CASH)
         with pytest.raises(Refused, match="amount due has not been paid"):
             services.deliver(order, desk, confirmed_fixed=True, **kwargs)
@@ -542,8 +592,14 @@ def test_the_customer_may_only_answer_the_quote(app, alpha):
 def test_a_declined_quote_ends_the_order_with_the_reason(app, alpha):
     with in_tenant(app, alpha):
         order = quoted(alpha)
-        quote = decide(order, CustomerActor("Li Wei"), 1, approve=False, method=DecisionMethod.ONLINE,
-                       reason=" Too expensive ")  # fmt: skip
+        quote = decide(
+            order,
+            CustomerActor("Li Wei"),
+            1,
+            approve=False,
+            method=DecisionMethod.ONLINE,
+            reason=" Too expensive ",
+        )
         assert order.status is S.DECLINED and quote.status is QuoteStatus.DECLINED
         assert quote.decline_reason == "Too expensive" and events_of(order)[-1].reason == "Too expensive"
         assert order.device.passcode is None and order.closed_at is not None
@@ -568,8 +624,16 @@ def test_a_stale_version_is_refused_naming_who_changed_the_order(app, alpha):
         assert order.status is S.DIAGNOSING and len(events_of(order)) == 2
         assert audit_rows("repair_orders", order.id, mark) == []
         for step in (
-            lambda v: services.record_diagnosis(order, tech, cause="c", plan="p", repair_type="software",
-                                                minutes=5, today=TODAY, expected_version=v),  # fmt: skip
+            lambda v: services.record_diagnosis(
+                order,
+                tech,
+                cause="c",
+                plan="p",
+                repair_type="software",
+                minutes=5,
+                today=TODAY,
+                expected_version=v,
+            ),
             lambda v: services.save_quote(order, tech, [SCREEN], expected_version=v),
             lambda v: services.set_hold(order, tech, OrderHold.WAITING_FOR_CUSTOMER, expected_version=v),
             lambda v: services.assign_technician(order, tech, staff(alpha, "manager"), expected_version=v),
@@ -599,15 +663,18 @@ def test_quote_totals_are_itemised_with_tax_rounded_half_up_per_line(app, alpha)
             ],
         )
         # 9999 + 1299.87 -> 1300; 50 + 0.5 -> 1 (half up, not to even); 2470 + 160.55 -> 161; 100 + 100
-        assert [(l.quantity, l.unit_price_cents, l.tax_rate_bp, l.total_cents) for l in quote.lines] == [
+        assert [
+            (line.quantity, line.unit_price_cents, line.tax_rate_bp, line.total_cents) for line in quote.lines
+        ] == [
             (3, 3333, 1300, 11299),
             (1, 50, 100, 51),
             (2, 1235, 650, 2631),
             (1, 100, 10000, 200),
         ]
-        assert [l.description for l in quote.lines] == ["Battery", "Labour", "Cleaning", "Full tax"]
+        assert [line.description for line in quote.lines] == ["Battery", "Labour", "Cleaning", "Full tax"]
         assert (quote.subtotal_cents, quote.tax_cents, quote.total_cents) == (12619, 1562, 14181)
         assert (quote.revision, quote.status) == (1, QuoteStatus.DRAFT)
+        assert order.quotes == [quote]  # once, not twice (it was appended through the backref too)
         again = services.save_quote(order, staff(alpha, "tech"), [SCREEN])  # the draft is rewritten
         assert again is quote and len(quote.lines) == 1 and quote.total_cents == 90400
 
@@ -615,22 +682,52 @@ def test_quote_totals_are_itemised_with_tax_rounded_half_up_per_line(app, alpha)
 @pytest.mark.parametrize(
     "line, field, message",
     [
-        (services.LineInput(QuoteLineKind.PART, "Screen", 0, Decimal("10"), Decimal("13")), "quantity", "at least 1"),
-        (services.LineInput(QuoteLineKind.PART, "Screen", -2, Decimal("10"), Decimal("13")), "quantity", "at least 1"),
-        (services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("-0.01"), Decimal("13")), "unit_price",
-         "cannot be negative"),
-        (services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("10"), Decimal("100.01")), "tax_rate",
-         "between 0 and 100"),
-        (services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("10"), Decimal("-1")), "tax_rate",
-         "between 0 and 100"),
-        (services.LineInput(QuoteLineKind.PART, "  ", 1, Decimal("10"), Decimal("13")), "description",
-         "needs a description"),
-        (services.LineInput(QuoteLineKind.PART, "Ghost", 1, Decimal("10"), Decimal("13"), 2**31 - 1), "part",
-         "not in the catalogue"),
+        (
+            services.LineInput(QuoteLineKind.PART, "Screen", 0, Decimal("10"), Decimal("13")),
+            "quantity",
+            "at least 1",
+        ),
+        (
+            services.LineInput(QuoteLineKind.PART, "Screen", -2, Decimal("10"), Decimal("13")),
+            "quantity",
+            "at least 1",
+        ),
+        (
+            services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("-0.01"), Decimal("13")),
+            "unit_price",
+            "cannot be negative",
+        ),
+        (
+            services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("10"), Decimal("100.01")),
+            "tax_rate",
+            "between 0 and 100",
+        ),
+        (
+            services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("10"), Decimal("-1")),
+            "tax_rate",
+            "between 0 and 100",
+        ),
+        (
+            services.LineInput(QuoteLineKind.PART, "  ", 1, Decimal("10"), Decimal("13")),
+            "description",
+            "needs a description",
+        ),
+        (
+            services.LineInput(QuoteLineKind.PART, "Ghost", 1, Decimal("10"), Decimal("13"), 2**31 - 1),
+            "part",
+            "not in the catalogue",
+        ),
     ],
-    ids=["zero-quantity", "negative-quantity", "negative-price", "tax-over-100", "negative-tax", "blank",
-         "unknown-part"],
-)  # fmt: skip
+    ids=[
+        "zero-quantity",
+        "negative-quantity",
+        "negative-price",
+        "tax-over-100",
+        "negative-tax",
+        "blank",
+        "unknown-part",
+    ],
+)
 def test_bad_quote_lines_are_refused_and_nothing_is_saved(app, alpha, line, field, message):
     with in_tenant(app, alpha):
         order = diagnosed(alpha)
@@ -638,7 +735,9 @@ def test_bad_quote_lines_are_refused_and_nothing_is_saved(app, alpha, line, fiel
         with pytest.raises(DomainError, match=message) as error, unit_of_work():
             services.save_quote(order, staff(alpha, "tech"), [SCREEN, line])
         assert error.value.field == field and error.value.status_code == 400
-        count = db.session.scalar(sa.select(sa.func.count()).select_from(Quote).where(Quote.order_id == order.id))
+        count = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Quote).where(Quote.order_id == order.id)
+        )
         assert count == 0
 
 
@@ -690,7 +789,9 @@ def test_a_revision_within_the_approved_total_stands_on_the_approval(app, alpha,
         services.send_quote(order, tech, today=TODAY)
         assert order.status is S.IN_REPAIR and len(events_of(order)) == events
         assert revision.status is QuoteStatus.APPROVED
-        assert revision.decision_method is DecisionMethod.WITHIN_APPROVAL and revision.recorded_by_id == tech.id
+        assert (
+            revision.decision_method is DecisionMethod.WITHIN_APPROVAL and revision.recorded_by_id == tech.id
+        )
         assert order.quotes[0].status is QuoteStatus.SUPERSEDED
         assert order.amount_due_cents == int(total * 100)
         assert services.approved_quote(order) is revision
@@ -744,7 +845,9 @@ def test_an_expired_quote_cannot_be_answered(app, alpha):
 
 def test_quote_validity_comes_from_the_standard_and_the_store_override(app, alpha):
     with in_tenant(app, alpha):
-        db.session.add(ServiceTargetOverride(store_id=alpha.store_ids["S1"], target="quote_validity_days", value=3))
+        db.session.add(
+            ServiceTargetOverride(store_id=alpha.store_ids["S1"], target="quote_validity_days", value=3)
+        )
         s2 = store(alpha, "S2")
         db.session.add(ServiceTargetOverride(chain_id=s2.chain_id, target="quote_validity_days", value=10))
         db.session.flush()
@@ -756,7 +859,9 @@ def test_quote_validity_comes_from_the_standard_and_the_store_override(app, alph
         other = new_order(alpha, "S2")
         tech2 = staff(alpha, "tech2")
         services.start_diagnosis(other, tech2)
-        services.record_diagnosis(other, tech2, cause="c", plan="p", repair_type="software", minutes=5, today=TODAY)
+        services.record_diagnosis(
+            other, tech2, cause="c", plan="p", repair_type="software", minutes=5, today=TODAY
+        )
         services.save_quote(other, tech2, [SCREEN])
         services.send_quote(other, tech2, today=TODAY)
         assert other.quotes[0].valid_until == TODAY + timedelta(days=10)  # the chain's value
@@ -776,6 +881,8 @@ def test_the_repairing_technician_cannot_begin_the_check(app, alpha):
     with in_tenant(app, alpha):
         order = in_qc(alpha)
         assert order.technician_id == staff(alpha, "tech").id
+        with pytest.raises(Refused, match="assigned before the quality check"):  # no swap to dodge the rule
+            services.assign_technician(order, staff(alpha, "tech"), staff(alpha, "manager"))
         with pytest.raises(DomainError, match="cannot check it"):
             services.begin_qc_check(order, staff(alpha, "tech"), today=TODAY)
         for key in ("frontdesk", "trainer", "auditor", "manager2", "tech2"):
@@ -828,9 +935,16 @@ def test_a_failed_non_critical_item_still_passes_and_is_noted(app, alpha):
 
 @pytest.mark.parametrize(
     "item, value, passed",
-    [("charging", 0.5, True), ("charging", 3.0, True), ("charging", 0.49, False), ("charging", 3.01, False),
-     ("battery-health", 80.0, True), ("battery-health", 100.0, True), ("battery-health", 79.9, False)],
-)  # fmt: skip
+    [
+        ("charging", 0.5, True),
+        ("charging", 3.0, True),
+        ("charging", 0.49, False),
+        ("charging", 3.01, False),
+        ("battery-health", 80.0, True),
+        ("battery-health", 100.0, True),
+        ("battery-health", 79.9, False),
+    ],
+)
 def test_measured_values_pass_only_within_their_limits(app, alpha, item, value, passed):
     with in_tenant(app, alpha):
         order = in_qc(alpha)
@@ -874,18 +988,26 @@ def test_photo_items_need_a_photo_and_every_item_an_answer(app, alpha):
         check = services.begin_qc_check(order, inspector, today=TODAY)
         answers = passing_answers(check)
         services.record_qc_results(check, inspector, answers)
-        with pytest.raises(DomainError, match="Answer every item first: Photo of the device after repair") as error:
+        with pytest.raises(
+            DomainError, match="Answer every item first: Photo of the device after repair"
+        ) as error:
             services.finish_qc_check(check, inspector)
         assert error.value.field == "results"
         assert order.status is S.QC and check.status is QCCheckStatus.IN_PROGRESS
-        services.record_qc_results(check, inspector, {"battery-health": services.ResultInput(measured_value=None)})
+        services.record_qc_results(
+            check, inspector, {"battery-health": services.ResultInput(measured_value=None)}
+        )
         photo_item = next(r for r in check.results if r.kind == "photo")
         with pytest.raises(DomainError, match="not a photo"):
-            services.add_photo(order, PhotoStage.QC, b"%PDF-1.4 no photo", "report.pdf", inspector, qc_result=photo_item)
+            services.add_photo(
+                order, PhotoStage.QC, b"%PDF-1.4 no photo", "report.pdf", inspector, qc_result=photo_item
+            )
         services.add_photo(order, PhotoStage.QC, PNG, "after.png", inspector, qc_result=photo_item)
         with pytest.raises(DomainError, match="Answer every item first: Battery health"):
             services.finish_qc_check(check, inspector)
-        services.record_qc_results(check, inspector, {"battery-health": services.ResultInput(measured_value=91)})
+        services.record_qc_results(
+            check, inspector, {"battery-health": services.ResultInput(measured_value=91)}
+        )
         services.finish_qc_check(check, inspector)
         assert photo_item.passed is True and order.status is S.READY
 
@@ -919,17 +1041,29 @@ def test_a_warranty_claim_on_the_last_day_opens_a_free_rework(app, alpha):
         order = delivered(alpha)
         assert (order.warranty_days, order.warranty_until) == (90, TODAY + timedelta(days=90))
         desk, tech = staff(alpha, "frontdesk"), staff(alpha, "tech")
-        rework = services.claim_warranty(order, desk, symptoms=" Touch fails again ", today=order.warranty_until)
+        rework = services.claim_warranty(
+            order, desk, symptoms=" Touch fails again ", today=order.warranty_until
+        )
         assert rework.rework_of_id == order.id and rework.is_rework
-        assert (rework.device_id, rework.customer_id, rework.store_id) == (order.device_id, order.customer_id,
-                                                                          order.store_id)  # fmt: skip
+        assert (rework.device_id, rework.customer_id, rework.store_id) == (
+            order.device_id,
+            order.customer_id,
+            order.store_id,
+        )
         assert rework.status is S.RECEIVED and rework.fault_symptoms == "Touch fails again"
         assert rework.number != order.number and order.number in rework.customer_requirements
         assert [(e.from_status, e.to_status) for e in events_of(rework)] == [(None, S.RECEIVED)]
 
         services.start_diagnosis(rework, tech)
-        services.record_diagnosis(rework, tech, cause="Loose flex", plan="Reseat", repair_type="parts-replacement",
-                                  minutes=10, today=TODAY)  # fmt: skip
+        services.record_diagnosis(
+            rework,
+            tech,
+            cause="Loose flex",
+            plan="Reseat",
+            repair_type="parts-replacement",
+            minutes=10,
+            today=TODAY,
+        )
         quote = services.save_quote(rework, tech, [])
         assert quote.total_cents == 0
         services.send_quote(rework, tech, today=TODAY)
@@ -947,8 +1081,13 @@ def test_a_warranty_claim_the_day_after_is_refused_with_the_end_date(app, alpha)
         end = order.warranty_until
         count = db.session.scalar(sa.select(sa.func.count()).select_from(RepairOrder))
         with pytest.raises(Refused, match="ended on") as refused:
-            services.claim_warranty(order, staff(alpha, "frontdesk"), symptoms="Again", today=end + timedelta(days=1))
-        assert f"{end:%B} {end.day}, {end.year}" in refused.value.message and order.number in refused.value.message
+            services.claim_warranty(
+                order, staff(alpha, "frontdesk"), symptoms="Again", today=end + timedelta(days=1)
+            )
+        assert (
+            f"{end:%B} {end.day}, {end.year}" in refused.value.message
+            and order.number in refused.value.message
+        )
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RepairOrder)) == count
         with pytest.raises(Refused, match="Only delivered repairs have a warranty"):
             services.claim_warranty(ready(alpha), staff(alpha, "frontdesk"), symptoms="x", today=TODAY)
@@ -962,8 +1101,15 @@ def test_a_rework_that_costs_something_needs_the_customers_approval(app, alpha):
         tech = staff(alpha, "tech")
         rework = services.claim_warranty(order, staff(alpha, "frontdesk"), symptoms="Dropped it", today=TODAY)
         services.start_diagnosis(rework, tech)
-        services.record_diagnosis(rework, tech, cause="Drop", plan="Screen", repair_type="parts-replacement",
-                                  minutes=10, today=TODAY)  # fmt: skip
+        services.record_diagnosis(
+            rework,
+            tech,
+            cause="Drop",
+            plan="Screen",
+            repair_type="parts-replacement",
+            minutes=10,
+            today=TODAY,
+        )
         services.save_quote(rework, tech, [SCREEN])
         services.send_quote(rework, tech, today=TODAY)
         assert rework.status is S.QUOTED and rework.quotes[0].status is QuoteStatus.SENT
@@ -971,10 +1117,16 @@ def test_a_rework_that_costs_something_needs_the_customers_approval(app, alpha):
 
 @pytest.mark.parametrize(
     "category, repair_type, days",
-    [("smartphone", "parts-replacement", 90), ("smartphone", "board-repair", 60), ("smartphone", "software", 30),
-     ("laptop", "board-repair", 60)],
-)  # fmt: skip
-def test_warranty_days_come_from_the_rule_for_category_and_repair_type(app, alpha, category, repair_type, days):
+    [
+        ("smartphone", "parts-replacement", 90),
+        ("smartphone", "board-repair", 60),
+        ("smartphone", "software", 30),
+        ("laptop", "board-repair", 60),
+    ],
+)
+def test_warranty_days_come_from_the_rule_for_category_and_repair_type(
+    app, alpha, category, repair_type, days
+):
     with in_tenant(app, alpha):
         order = delivered(alpha, category=category, repair_type=repair_type, imei=None)
         assert order.warranty_days == days and order.warranty_until == TODAY + timedelta(days=days)
@@ -996,7 +1148,10 @@ def test_warranty_days_follow_the_version_in_force_on_the_day_of_delivery(app, a
         today_order = delivered(alpha, repair_type="software")
         tomorrow_order = delivered(alpha, repair_type="software", today=tomorrow)
         assert today_order.warranty_until == TODAY + timedelta(days=30)
-        assert (tomorrow_order.warranty_days, tomorrow_order.warranty_until) == (45, tomorrow + timedelta(days=45))
+        assert (tomorrow_order.warranty_days, tomorrow_order.warranty_until) == (
+            45,
+            tomorrow + timedelta(days=45),
+        )
 
 
 # --- 6. stock ----------------------------------------------------------------------------------------------
@@ -1031,10 +1186,9 @@ def test_consuming_a_part_decrements_the_stock_and_records_the_movement(app, alp
         order = in_repair(alpha)
         tech = staff(alpha, "tech")
         part = new_part(alpha, 3)
-        new_part_s2 = part.id
         services.receive_stock(store(alpha, "S2"), staff(alpha, "manager2"), part_id=part.id, quantity=7)
         movement = services.consume_part(order, tech, part_id=part.id, quantity=2)
-        assert on_hand(order.store_id, part.id) == 1 and on_hand(alpha.store_ids["S2"], new_part_s2) == 7
+        assert on_hand(order.store_id, part.id) == 1 and on_hand(alpha.store_ids["S2"], part.id) == 7
         assert (movement.change, movement.reason, movement.order_id, movement.actor_id) == (
             -2,
             StockReason.CONSUMPTION,
@@ -1128,7 +1282,9 @@ def test_the_stock_decrement_is_one_conditional_update(app, alpha):
         updates = [s for s in statements if s.startswith("update") and "stock_levels" in s]
         assert len(updates) == 1
         assert "stock_levels.quantity >=" in updates[0] and "returning" in updates[0]
-        assert not any(s.startswith("select") and "stock_levels" in s for s in statements)  # no read-then-write
+        assert not any(
+            s.startswith("select") and "stock_levels" in s for s in statements
+        )  # no read-then-write
 
 
 # --- 7. order numbers ------------------------------------------------------------------------------------
@@ -1146,7 +1302,10 @@ def test_order_numbers_are_sequential_per_store_with_independent_counters(app, a
         prefix = f"{alpha.store_sentinel('S1')}-"
         assert all(o.number.startswith(prefix) for o in (first, second, third))
         assert len(first.number) == len(prefix) + 6
-        assert [sequence(o.number) for o in (second, third)] == [sequence(first.number) + 1, sequence(first.number) + 2]
+        assert [sequence(o.number) for o in (second, third)] == [
+            sequence(first.number) + 1,
+            sequence(first.number) + 2,
+        ]
         assert s2.number.startswith(f"{alpha.store_sentinel('S2')}-")
         s1_counter, s2_counter = store(alpha).last_order_number, store(alpha, "S2").last_order_number
         db.session.expire_all()
@@ -1158,25 +1317,33 @@ def test_order_numbers_are_sequential_per_store_with_independent_counters(app, a
     with in_tenant(app, beta):
         beta_counter = store(beta).last_order_number
         order = new_order(beta)
-        assert sequence(order.number) == beta_counter + 1 and order.number.startswith(beta.store_sentinel("S1"))
+        assert sequence(order.number) == beta_counter + 1 and order.number.startswith(
+            beta.store_sentinel("S1")
+        )
 
 
 def test_an_order_number_is_unique_within_its_store(app, alpha):
     with in_tenant(app, alpha):
         order = new_order(alpha)
         duplicate = RepairOrder(
-            store_id=order.store_id, number=order.number, customer_id=order.customer_id,
-            device_id=order.device_id, fault_symptoms="Duplicate",
-        )  # fmt: skip
+            store_id=order.store_id,
+            number=order.number,
+            customer_id=order.customer_id,
+            device_id=order.device_id,
+            fault_symptoms="Duplicate",
+        )
         nested = db.session.begin_nested()
         db.session.add(duplicate)
         with pytest.raises(sa.exc.IntegrityError):
             db.session.flush()
         nested.rollback()
         elsewhere = RepairOrder(
-            store_id=alpha.store_ids["S2"], number=order.number, customer_id=order.customer_id,
-            device_id=order.device_id, fault_symptoms="Same text, other store",
-        )  # fmt: skip
+            store_id=alpha.store_ids["S2"],
+            number=order.number,
+            customer_id=order.customer_id,
+            device_id=order.device_id,
+            fault_symptoms="Same text, other store",
+        )
         db.session.add(elsewhere)
         db.session.flush()  # the constraint is per store
 
@@ -1189,18 +1356,22 @@ def test_a_tracking_token_names_its_order(app, alpha):
         order = new_order(alpha)
         token = services.tracking_token(order)
         assert services.order_for_token(token) is order
-        assert order.number not in token and str(order.tracking_nonce) not in token or True
+        assert order.tracking_nonce not in token  # the payload is signed, and the nonce not readable as is
 
 
 def test_another_tenants_token_is_not_found(app, alpha, beta):
+    """Even when the other tenant has an order with that id and that very tracking key."""
     with in_tenant(app, alpha):
-        order = new_order(alpha)
-        order_id, token = order.id, services.tracking_token(order)
+        order = db.session.get(RepairOrder, alpha.ids["repair_orders"][0])
+        order_id, nonce, token = order.id, order.tracking_nonce, services.tracking_token(order)
     with in_tenant(app, beta):
-        assert db.session.get(RepairOrder, order_id) is not None  # beta has an order with that id
-        with pytest.raises(NotFound) as error:
+        twin = db.session.get(RepairOrder, order_id)
+        twin.tracking_nonce = nonce
+        db.session.flush()
+        with pytest.raises(NotFound, match="not valid") as error:
             services.order_for_token(token)
         assert error.value.status_code == 404
+        assert services.order_for_token(services.tracking_token(twin)) is twin
 
 
 def test_a_tampered_token_is_not_found(app, alpha):
@@ -1279,8 +1450,14 @@ def test_the_customer_is_notified_of_quoted_ready_delivered_and_cancelled_after_
         with unit_of_work():
             desk = staff(alpha, "frontdesk")
             services.record_payment(order, desk, amount=Decimal("904"), method=PaymentMethod.CASH)
-            services.deliver(order, desk, signer_name="Li Wei", signature_data_url=SIGNATURE, confirmed_fixed=True,
-                             today=TODAY)  # fmt: skip
+            services.deliver(
+                order,
+                desk,
+                signer_name="Li Wei",
+                signature_data_url=SIGNATURE,
+                confirmed_fixed=True,
+                today=TODAY,
+            )
         assert queued == [(notify_customer, order.id, events_of(order)[-1].id)]
         assert events_of(order)[-1].to_status is S.DELIVERED
         queued.clear()
@@ -1370,8 +1547,9 @@ def tracked_order(app, tenant: SeededTenant, body: str) -> int:
 
 
 def test_the_customer_gets_a_mail_in_their_language_with_a_tracking_link(app, alpha, mailbox):
-    customer = services.NewCustomer("Wang Fang", phone="+86 139 0000 0001", email="wang@example.cn",
-                                    language="zh_Hans_CN")  # fmt: skip
+    customer = services.NewCustomer(
+        "Wang Fang", phone="+86 139 0000 0001", email="wang@example.cn", language="zh_Hans_CN"
+    )
     with in_tenant(app, alpha):
         with unit_of_work():
             order = diagnosed(alpha, new_customer=customer)
@@ -1383,7 +1561,6 @@ def test_the_customer_gets_a_mail_in_their_language_with_a_tracking_link(app, al
     [message] = mailbox.to("wang@example.cn")
     assert number in message["Subject"]
     body = body_of(message)
-    assert number not in body or True
     assert "904" in body  # the total of the quote
     assert tracked_order(app, alpha, body) == order_id
 
@@ -1414,7 +1591,7 @@ def test_the_notification_job_returns_nothing_for_a_customer_without_e_mail(app,
     assert "revised quote" in mailbox.messages[0]["Subject"]
 
 
-# --- concurrency and a real worker: committed data in a scratch tenant ---------------------------------------
+# --- concurrency and a real worker: committed data in a scratch tenant -----------------------------
 
 
 @pytest.fixture(scope="module")
@@ -1447,7 +1624,7 @@ def run_in_threads(count: int, work) -> list:
     def target(i: int) -> None:
         try:
             results[i] = work(i, barrier)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:  # reported to the test
             results[i] = exc
 
     threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
@@ -1482,10 +1659,8 @@ def test_two_technicians_taking_the_last_part_at_once_one_succeeds(backend, scra
             time.sleep(1.0)  # hold the row lock: the other transaction must wait for this commit
             return "took", time.monotonic() - started
 
-    if backend.name == "postgresql":
-        results = run_in_threads(2, take)
-    else:
-        results = [take(0, None), take(1, None)]
+    racing = backend.name == "postgresql"
+    results = run_in_threads(2, take) if racing else [take(0, None), take(1, None)]
     outcomes = [r[0] if isinstance(r, tuple) else r for r in results]
     assert sorted(map(str, outcomes)).count("took") == 1, outcomes
     [(refused, waited)] = [r for r in results if not isinstance(r[0], str)]
@@ -1521,7 +1696,6 @@ def test_concurrent_intakes_get_distinct_sequential_numbers(backend, scratch):
     assert sorted(sequence(n) for n in numbers) == list(range(start + 1, start + count + 1))
     with committed(backend, scratch):
         assert store(scratch).last_order_number == start + count
-        assert store(scratch, "S2").last_order_number != start + count or True
 
 
 def test_a_rolled_back_intake_leaves_a_gap_never_a_duplicate(backend, scratch):
@@ -1536,7 +1710,7 @@ def test_a_rolled_back_intake_leaves_a_gap_never_a_duplicate(backend, scratch):
     assert sequence(number) == start + 1
 
 
-# --- 10b. a real RQ worker on Redis --------------------------------------------------------------------------
+# --- 10b. a real RQ worker on Redis ------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -1557,7 +1731,17 @@ def run_worker(app, queues: list[str], mail_port: int) -> subprocess.CompletedPr
         "MAIL_PORT": str(mail_port),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "repairqc", "worker", "--burst", "--queues", ",".join(queues)],
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "repairqc",
+            "worker",
+            "--burst",
+            "--queues",
+            ",".join(queues),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -1582,18 +1766,26 @@ def test_a_real_worker_mails_the_customer_from_inside_the_right_tenant(backend, 
     prefix = f"test-{uuid.uuid4().hex[:8]}-"
     monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
     monkeypatch.setitem(app.extensions, "repairqc.redis", conn)
-    monkeypatch.setattr(jobs, "queue", lambda name: Queue(f"{prefix}{name}", connection=conn, job_class=TenantJob))
+    monkeypatch.setattr(
+        jobs, "queue", lambda name: Queue(f"{prefix}{name}", connection=conn, job_class=TenantJob)
+    )
     try:
         with smtp_server() as box:
             with committed(backend, scratch):
-                order = ready(scratch, new_customer=services.NewCustomer(
-                    "Zhao Lei", phone="+86 139 0000 0004", email="zhao@example.cn", language="zh_Hans_CN"))  # fmt: skip
+                order = ready(
+                    scratch,
+                    new_customer=services.NewCustomer(
+                        "Zhao Lei", phone="+86 139 0000 0004", email="zhao@example.cn", language="zh_Hans_CN"
+                    ),
+                )
                 number, order_id = order.number, order.id
-            # the commit queued the "ready" notice; nothing ran in-process
+            # the commit queued the "quoted" and "ready" notices; nothing ran in-process
             emails = Queue(f"{prefix}emails", connection=conn)
-            [job_id] = emails.get_job_ids()
-            job = Job.fetch(job_id, connection=conn)
-            assert job.meta["tenant_id"] == scratch.ref.id and job.args[0] == order_id
+            queued_jobs = [Job.fetch(job_id, connection=conn) for job_id in emails.get_job_ids()]
+            assert len(queued_jobs) == 2
+            assert {(job.meta["tenant_id"], job.args[0]) for job in queued_jobs} == {
+                (scratch.ref.id, order_id)
+            }
             assert box.messages == []
             with in_tenant(app, backend.alpha):  # alpha's order with that id has no e-mail address
                 alpha_has = db.session.get(RepairOrder, order_id)
@@ -1602,13 +1794,15 @@ def test_a_real_worker_mails_the_customer_from_inside_the_right_tenant(backend, 
 
             run_worker(app, [f"{prefix}emails"], box.port)
 
-            job.refresh()
-            assert job.get_status() == JobStatus.FINISHED, job.latest_result()
-            assert job.return_value() == "zhao@example.cn"
-            [message] = box.to("zhao@example.cn")
-            assert number in message["Subject"]
-            body = body_of(message)
-            assert tracked_order(app, scratch, body) == order_id
+            for job in queued_jobs:
+                job.refresh()
+                assert job.get_status() == JobStatus.FINISHED, job.latest_result()
+                assert job.return_value() == "zhao@example.cn"
+            messages = box.to("zhao@example.cn")
+            assert len(messages) == 2 and len(box.messages) == 2
+            for message in messages:
+                assert number in message["Subject"]
+                assert tracked_order(app, scratch, body_of(message)) == order_id
     finally:
         purge(conn, [f"{prefix}{name}" for name in jobs.QUEUES])
         conn.close()
