@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from repairqc.accounts.models import StaffUser
 from repairqc.db import db
 from repairqc.errors import DomainError
-from repairqc.repairs.models import RepairOrder, RepairOrderStatus
+from repairqc.repairs.models import QCCheck, QCCheckStatus, RepairOrder, RepairOrderStatus
 from repairqc.repairs.services import begin_qc_check
 from repairqc.standards import services
 from tests.conftest import in_tenant
@@ -28,6 +28,8 @@ def order_in_qc(tenant) -> RepairOrder:
     order = db.session.execute(sa.select(RepairOrder).order_by(RepairOrder.id)).scalars().first()
     order.status = RepairOrderStatus.QC
     order.technician_id = staff(tenant, "tech").id
+    for check in db.session.execute(sa.select(QCCheck).where(QCCheck.repair_order_id == order.id)).scalars():
+        check.status = QCCheckStatus.FAILED  # the seeded check is over: a new one may begin
     return order
 
 
@@ -56,6 +58,7 @@ def test_a_check_begun_today_keeps_version_1_when_version_2_starts_tomorrow(app,
         assert today_check.results[0].item_text == {"en": "Touch responds over the whole screen",
                                                    "zh": "全屏触控正常"}  # fmt: skip
 
+        today_check.status = QCCheckStatus.FAILED  # finished, so another check may begin
         tomorrow_check = begin_qc_check(order, inspector, today=TOMORROW)
         assert tomorrow_check.standard_version_id == version_2
         assert tomorrow_check.results[0].item_code == "face-id" and tomorrow_check.results[0].critical

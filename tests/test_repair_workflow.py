@@ -132,3 +132,11 @@ def test_the_whole_way_from_intake_to_warranty(app, alpha):
 def test_bad_imei_is_refused(app, alpha):
     with in_tenant(app, alpha), pytest.raises(DomainError, match="not a valid IMEI"):
         services.receive_order(store(alpha), staff(alpha, "frontdesk"), intake(alpha, imei="490154203237519"))
+
+
+def test_a_second_quality_check_cannot_begin_while_one_is_under_way(app, alpha):
+    with in_tenant(app, alpha):
+        order = repaired_order(alpha)
+        services.begin_qc_check(order, staff(alpha, "manager"), today=TODAY)
+        with pytest.raises(Refused, match="began a quality check of this order already"):
+            services.begin_qc_check(order, staff(alpha, "inspector"), today=TODAY)

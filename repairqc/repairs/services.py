@@ -802,6 +802,12 @@ def begin_qc_check(order: RepairOrder, inspector: StaffUser, *, today: date) -> 
         raise DomainError(_("The technician who repaired the device cannot check it; ask a colleague."))
     if not roles_at(inspector, order.store_id) & QC_ROLES:
         raise Refused(_("Your role at this store does not allow quality checks."))
+    under_way = open_qc_check(order)
+    if under_way is not None:
+        raise Refused(
+            _("%(name)s began a quality check of this order already; they finish it.",
+              name=under_way.inspector.full_name)
+        )  # fmt: skip
     standard = effective_for_store(order.store, today)
     category = order.device.category
     checklist = standard.document.checklist_for(category)
