@@ -263,32 +263,69 @@ def seed_workflow(s: str, stores: dict, users: dict) -> None:
                 signature_data_url=SIGNATURE,
                 new_customer=repairs.NewCustomer(f"Flow customer {label}", phone=f"+86 139 {len(label):04d}"),
                 photos=[(PNG + label.encode(), f"intake-{label}.png")],
-            ),  # fmt: skip
+            ),
         )
         repairs.start_diagnosis(order, tech)
-        repairs.record_diagnosis(order, tech, cause=f"Cause {label}", plan=f"Plan {label}",
-                                 repair_type="parts-replacement", minutes=15, today=today)  # fmt: skip
-        repairs.save_quote(order, tech, [repairs.LineInput(QuoteLineKind.PART, f"Screen {label}", 1,
-                                                           Decimal("500"), Decimal("0"), part.id)])  # fmt: skip
+        repairs.record_diagnosis(
+            order,
+            tech,
+            cause=f"Cause {label}",
+            plan=f"Plan {label}",
+            repair_type="parts-replacement",
+            minutes=15,
+            today=today,
+        )
+        repairs.save_quote(
+            order,
+            tech,
+            [
+                repairs.LineInput(
+                    QuoteLineKind.PART, f"Screen {label}", 1, Decimal("500"), Decimal("0"), part.id
+                )
+            ],
+        )
         repairs.send_quote(order, tech, today=today)
-        repairs.decide_quote(order, desk, revision=1, approve=True, method=DecisionMethod.IN_STORE,
-                             signer_name=f"Signer {label}", today=today)  # fmt: skip
+        repairs.decide_quote(
+            order,
+            desk,
+            revision=1,
+            approve=True,
+            method=DecisionMethod.IN_STORE,
+            signer_name=f"Signer {label}",
+            today=today,
+        )
         repairs.start_repair(order, tech)
         repairs.consume_part(order, tech, part_id=part.id, quantity=1)
         repairs.log_work(order, tech, step=f"Step {label}", minutes=30, equipment=f"Tool {label}")
         repairs.send_to_qc(order, tech)
         check = repairs.begin_qc_check(order, checker, today=today)
-        answers = {r.item_code: repairs.ResultInput(passed=True, measured_value=r.min_value or 0.0,
-                                                    note=f"Note {label}") for r in check.results}  # fmt: skip
+        answers = {
+            r.item_code: repairs.ResultInput(
+                passed=True, measured_value=r.min_value or 0.0, note=f"Note {label}"
+            )
+            for r in check.results
+        }
         repairs.record_qc_results(check, checker, answers)
         for result in check.results:
             if result.kind == "photo":
-                repairs.add_photo(order, PhotoStage.QC, PNG + b"qc" + label.encode(), f"qc-{label}.png", checker,
-                                  qc_result=result)  # fmt: skip
+                repairs.add_photo(
+                    order,
+                    PhotoStage.QC,
+                    PNG + b"qc" + label.encode(),
+                    f"qc-{label}.png",
+                    checker,
+                    qc_result=result,
+                )
         repairs.finish_qc_check(check, checker)
         repairs.record_payment(order, desk, amount=Decimal("500"), method=PaymentMethod.CASH, reference=label)
-        repairs.deliver(order, desk, signer_name=f"Signer {label}", signature_data_url=SIGNATURE,
-                        confirmed_fixed=True, today=today)  # fmt: skip
+        repairs.deliver(
+            order,
+            desk,
+            signer_name=f"Signer {label}",
+            signature_data_url=SIGNATURE,
+            confirmed_fixed=True,
+            today=today,
+        )
 
 
 def provision_seeded(letter: str, extra_rows: int) -> SeededTenant:

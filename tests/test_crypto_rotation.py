@@ -33,7 +33,9 @@ def test_rotation_moves_values_and_search_keys_to_the_new_keys(app, alpha):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     with in_tenant(app, alpha):
         with keys(app, old, "old-lookup"):
-            customer = Customer(store_id=alpha.store_ids["S1"], full_name="Rotated", phone="+86 186 0000 1111")
+            customer = Customer(
+                store_id=alpha.store_ids["S1"], full_name="Rotated", phone="+86 186 0000 1111"
+            )
             db.session.add(customer)
             db.session.flush()
             before = raw_phone(customer.id)
