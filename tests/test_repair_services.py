@@ -892,7 +892,7 @@ def test_the_repairing_technician_cannot_begin_the_check(app, alpha):
         for key in ("inspector", "qa", "manager", "owner"):
             check = services.begin_qc_check(order, staff(alpha, key), today=TODAY)
             assert check.inspector_id == staff(alpha, key).id and check.status is QCCheckStatus.IN_PROGRESS
-            with pytest.raises(Refused, match="began a quality check of this order already"):
+            with pytest.raises(Refused, match="has already begun a quality check of this order"):
                 services.begin_qc_check(order, staff(alpha, "inspector"), today=TODAY)
             db.session.delete(check)  # so the next role may begin one
             db.session.flush()

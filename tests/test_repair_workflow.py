@@ -138,5 +138,5 @@ def test_a_second_quality_check_cannot_begin_while_one_is_under_way(app, alpha):
     with in_tenant(app, alpha):
         order = repaired_order(alpha)
         services.begin_qc_check(order, staff(alpha, "manager"), today=TODAY)
-        with pytest.raises(Refused, match="began a quality check of this order already"):
+        with pytest.raises(Refused, match="has already begun a quality check of this order"):
             services.begin_qc_check(order, staff(alpha, "inspector"), today=TODAY)

@@ -805,7 +805,7 @@ def begin_qc_check(order: RepairOrder, inspector: StaffUser, *, today: date) -> 
     under_way = open_qc_check(order)
     if under_way is not None:
         raise Refused(
-            _("%(name)s began a quality check of this order already; they finish it.",
+            _("%(name)s has already begun a quality check of this order; only they can finish it.",
               name=under_way.inspector.full_name)
         )  # fmt: skip
     standard = effective_for_store(order.store, today)
