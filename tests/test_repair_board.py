@@ -302,3 +302,18 @@ def test_board_query_count_does_not_grow_with_the_orders(app, client, alpha, sta
     cards = [s for s in statements if "row_number" in s.lower()]
     assert len(cards) == 1  # the cards and the counts: one query
     assert before <= 15
+
+
+def test_a_technician_is_offered_only_the_categories_they_are_qualified_for(app, client, alpha, monkeypatch):
+    with in_tenant(app, alpha):
+        phone = add_order(alpha, category="smartphone").id
+        laptop = add_order(alpha, category="laptop").id
+        db.session.commit()
+    sign_in(client, alpha, "tech")
+    everything = card_ids(client.get("/admin/repairs/", base_url=url(alpha)).text)
+    assert {phone, laptop} <= everything  # no certificates yet: qualified for every category
+    monkeypatch.setattr("repairqc.repairs.services.qualified_categories", lambda user: {"laptop"})
+    offered = card_ids(client.get("/admin/repairs/", base_url=url(alpha)).text)
+    assert laptop in offered and phone not in offered
+    sign_in(client, alpha, "manager")  # managers see every order of their store
+    assert {phone, laptop} <= card_ids(client.get("/admin/repairs/", base_url=url(alpha)).text)

@@ -26,10 +26,11 @@ from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scope_condition
 from repairqc.admin.views import INT32_MAX
 from repairqc.db import db, utcnow
-from repairqc.repairs.access import RepairsAccess, today
+from repairqc.repairs import services
+from repairqc.repairs.access import RepairsAccess, staff, today
 from repairqc.repairs.models import Customer, Device, RepairOrder
 from repairqc.repairs.models import RepairOrderStatus as S
-from repairqc.repairs.workflow import DESK
+from repairqc.repairs.workflow import DESK, MANAGE, roles_at
 from repairqc.standards.services import EffectiveStandard, effective_for_store
 from repairqc.stores.models import Store
 
@@ -122,7 +123,7 @@ class BoardView(RepairsAccess):
         category = request.args.get("category", "")
         if category not in categories:
             category = ""
-        cards, counts = self._cards(store, technician, category)
+        cards, counts = self._cards(store, technician, category, self._qualified_only(store))
         columns = [
             {
                 "status": status,
@@ -182,7 +183,18 @@ class BoardView(RepairsAccess):
         return {row.id: row.full_name for row in rows}
 
     @staticmethod
-    def _cards(store: Store, technician: str, category: str) -> tuple[dict[S, list[Card]], dict[S, int]]:
+    def _qualified_only(store: Store) -> set[str] | None:
+        """A technician (with no desk or manager role here) is offered only the device
+        categories they are qualified for (HB §2.1.2(2), §5.1.3(1)); None means all."""
+        roles = roles_at(staff(), store.id)
+        if Role.TECHNICIAN not in roles or roles & (DESK | MANAGE):
+            return None
+        return services.qualified_categories(staff())
+
+    @staticmethod
+    def _cards(
+        store: Store, technician: str, category: str, qualified: set[str] | None = None
+    ) -> tuple[dict[S, list[Card]], dict[S, int]]:
         """The cards and the count of each column, in one query.
 
         `row_number()` caps each column and `count() OVER` counts it before the cap, so neither
@@ -200,6 +212,8 @@ class BoardView(RepairsAccess):
             conditions.append(RepairOrder.technician_id == as_id(technician))
         if category:
             conditions.append(Device.category == category)
+        if qualified is not None:
+            conditions.append(Device.category.in_(qualified))
         column, oldest_first = RepairOrder.status, (RepairOrder.status_changed_at, RepairOrder.id)
         ranked = (
             sa.select(
