@@ -23,7 +23,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import RelationshipDirection
+from sqlalchemy.orm import RelationshipDirection, lazyload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 from wtforms.validators import ValidationError
@@ -132,8 +132,16 @@ class TenantModelView(ModelView):
         # Export runs through get_list/get_query too; it is limited to the stores one may export.
         return Action.EXPORT if (request.endpoint or "").endswith(".export") else Action.VIEW
 
+    #: Many-to-one relations shown in the list (set per model by `view_attributes`).
+    eager_relations: tuple[Any, ...] = ()
+
     def get_query(self):
-        return scoped_query(self.model, self._reading_action())
+        # One `SELECT ... WHERE id IN (...)` per relation shown instead of one LEFT JOIN each:
+        # PostgreSQL spent about 15 ms *planning* the order list's 8-table join, more than running
+        # any of these (bench/repairs.py). The related rows' own eager relations (a user's roles)
+        # are not needed for their label.
+        query = scoped_query(self.model, self._reading_action())
+        return query.options(*(selectinload(rel).lazyload("*") for rel in self.eager_relations))
 
     def get_count_query(self):
         query = self.session.query(sa.func.count()).select_from(self.model)
@@ -313,11 +321,32 @@ def _formatter(display):
 def _foreign_key_options(target: type[TenantBase]) -> list[tuple[str, str]]:
     if not has_request_context():  # Flask-Admin also asks once at start-up; scope needs a user
         return []
-    return [(str(obj.id), str(obj)) for obj in selectable_query(target).limit(500)]
+    # Per request: two filters on one table (received by, technician) share the query, and the
+    # rows' eager relations (a user's roles) are not loaded for a label.
+    cache = g.setdefault("foreign_key_options", {})
+    if target not in cache:
+        query = selectable_query(target).options(lazyload("*")).limit(500)
+        cache[target] = [(str(obj.id), str(obj)) for obj in query]
+    return cache[target]
 
 
 #: Shown in details and exports, not in lists, where they only widen the table.
 BOOKKEEPING_COLUMNS = frozenset({"created_at", "updated_at", "version"})
+
+
+def grows_with_the_work(model: type[TenantBase]) -> bool:
+    """Does the table grow with every repair: rows of a store, or a record nobody edits?
+
+    Their lists page with previous/next only (Flask-Admin's `simple_list_pager`): otherwise each
+    list page runs a COUNT(*) of every matching row (research/ecosystem.md §1.7), which reads the
+    whole table or index and grows with it (bench/repairs.py, docs/benchmarks.md), while the page
+    itself reads 50 rows through the primary key index. Tables that stay small (chains, regions,
+    stores, staff, the parts catalogue, standards) keep the count and the numbered pager.
+    """
+    if "store_id" in sa.inspect(model).columns:
+        return True  # customers, devices, orders and every record of their steps, stock, files
+    grants = MATRIX.get(model.__name__, {})
+    return not any(set(actions) & {Action.CREATE, Action.EDIT, Action.DELETE} for actions in grants.values())
 
 
 def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
@@ -367,9 +396,10 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
             formatters[key] = _formatter(display)
         if rel is not None:
             target = rel.mapper.class_
-            filters.append(
-                BoundedIntEqualFilter(column, _label(column), options=partial(_foreign_key_options, target))
-            )
+            # A drop-down of a big table would load 500 rows on every list page and still miss
+            # most of them: those filters take the row's id (links such as the board's use it).
+            options = None if grows_with_the_work(target) else partial(_foreign_key_options, target)
+            filters.append(BoundedIntEqualFilter(column, _label(column), options=options))
             form_args[key] = {"query_factory": partial(selectable_query, target)}
         elif _is_enum(column) or _is_datetime(column) or isinstance(column.type, sa.Boolean | sa.Date):
             filters.append(prop.key)
@@ -387,11 +417,13 @@ def view_attributes(model: type[TenantBase]) -> dict[str, Any]:
         "column_descriptions": descriptions,
         "column_searchable_list": searchable,
         "column_filters": filters,
+        # Newest first, read backwards along the primary key index: no sort of the matching rows.
         "column_default_sort": (mapper.primary_key[0].key, True),
+        "simple_list_pager": grows_with_the_work(model),
         # Eager-load what lists show: CSV export streams after the request's session is closed.
-        "column_select_related_list": [
-            getattr(model, key) for key in in_table if key in mapper.relationships
-        ],
+        # Not through Flask-Admin's joinedload (`column_select_related_list`): see `get_query`.
+        "column_auto_select_related": False,
+        "eager_relations": tuple(getattr(model, key) for key in in_table if key in mapper.relationships),
         "form_columns": form_columns,
         "form_args": form_args,
     }
