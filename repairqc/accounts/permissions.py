@@ -35,7 +35,7 @@ MATRIX: dict[str, dict[Role, str]] = {
     # Orders are created at intake and move through the workflow screens; the admin form only
     # corrects descriptive fields (status, amounts and dates are read-only there).
     "Customer": {O: "vcedx", Q: "vx", I: "v", M: "vcedx", F: "vcex", H: "v", A: "vx"},
-    "Device": {O: "vcedx", Q: "vx", I: "v", M: "vex", F: "vex", H: "ve", A: "vx"},
+    "Device": {O: "vedx", Q: "vx", I: "v", M: "vex", F: "vex", H: "ve", A: "vx"},
     "RepairOrder": {O: "vex", Q: "vx", I: "v", M: "vex", F: "vex", H: "v", A: "vx"},
     # Records of the workflow's steps: written by the workflow, read and exported here.
     "RepairStatusEvent": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", H: "v", A: "vx"},

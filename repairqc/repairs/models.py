@@ -257,7 +257,10 @@ class Device(StoreOwned, Timestamped, Versioned, TenantBase):
 
     id: Mapped[int] = field(_l("ID"), primary_key=True)
     store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
-    customer_id: Mapped[int] = field(_l("Customer"), sa.ForeignKey("customers.id"), index=True)
+    #: Fixed at intake; read-only in the admin (a drop-down of every customer would not scale).
+    customer_id: Mapped[int] = field(
+        _l("Customer"), sa.ForeignKey("customers.id"), index=True, info={"readonly": True}
+    )
     #: A device category code of the tenant's standards (smartphone, laptop, ...).
     category: Mapped[str] = field(_l("Category"), sa.String(40))
     brand: Mapped[str] = field(_l("Brand"), sa.String(80))
@@ -315,8 +318,13 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
     store_id: Mapped[int] = field(_l("Store"), sa.ForeignKey("stores.id"), index=True)
     #: Per store and human-readable ("FF-N01-000042"); assigned once at intake.
     number: Mapped[str] = field(_l("Order number"), sa.String(40), info={"readonly": True})
-    customer_id: Mapped[int] = field(_l("Customer"), sa.ForeignKey("customers.id"), index=True)
-    device_id: Mapped[int] = field(_l("Device"), sa.ForeignKey("devices.id"), index=True)
+    # Fixed at intake; read-only in the admin (a drop-down of every customer would not scale).
+    customer_id: Mapped[int] = field(
+        _l("Customer"), sa.ForeignKey("customers.id"), index=True, info={"readonly": True}
+    )
+    device_id: Mapped[int] = field(
+        _l("Device"), sa.ForeignKey("devices.id"), index=True, info={"readonly": True}
+    )
     #: Changed only by `repairs.workflow.transition`, never by a form.
     status: Mapped[RepairOrderStatus] = field(
         _l("Status"),
