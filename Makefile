@@ -24,9 +24,9 @@ translations:
 
 run: install
 	REPAIRQC_ENV=development SESSION_COOKIE_SECURE=false MAIL_BACKEND=console PREFERRED_URL_SCHEME=http \
-	SERVER_PORT=$(PORT) $(BIN)/flask --app repairqc demo
+	SMS_BACKEND=console SERVER_PORT=$(PORT) $(BIN)/flask --app repairqc demo
 	REPAIRQC_ENV=development SESSION_COOKIE_SECURE=false MAIL_BACKEND=console PREFERRED_URL_SCHEME=http \
-	SERVER_PORT=$(PORT) $(BIN)/flask --app repairqc run --host 127.0.0.1 --port $(PORT)
+	SMS_BACKEND=console SERVER_PORT=$(PORT) $(BIN)/flask --app repairqc run --host 127.0.0.1 --port $(PORT)
 
 test: install-dev
 	$(BIN)/ruff check .

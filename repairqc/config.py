@@ -44,6 +44,10 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "MAIL_PASSWORD": ("", "SMTP password"),
     "MAIL_USE_TLS": (False, "STARTTLS after connecting"),
     "MAIL_DEFAULT_SENDER": ("RepairQC <no-reply@localhost>", "From: header of outgoing mail"),
+    "SMS_BACKEND": ("none", "none | console | http (text messages to customers through SMS_GATEWAY_URL)"),
+    "SMS_GATEWAY_URL": ("", "http backend: the gateway's address (POST JSON to, from, body)"),
+    "SMS_GATEWAY_TOKEN": ("", "http backend: sent as Authorization: Bearer <token>"),
+    "SMS_SENDER": ("RepairQC", "the sender name or number shown to customers"),
     "PASSWORD_RESET_MAX_AGE": (3600, "seconds a password-reset link stays valid"),
     "UPLOAD_MAX_BYTES": (10 * 1024 * 1024, "largest file accepted as an attachment, in bytes"),
     "STRIPE_SECRET_KEY": ("", "Stripe API key (billing)"),
@@ -87,6 +91,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         config["TENANT_DATA_DIR"] = str(Path(instance_path) / "tenants")
     if config["MAIL_BACKEND"] not in {"smtp", "console"}:
         raise RuntimeError("MAIL_BACKEND must be smtp or console")
+    if config["SMS_BACKEND"] not in {"none", "console", "http"}:
+        raise RuntimeError("SMS_BACKEND must be none, console or http")
+    if config["SMS_BACKEND"] == "http" and not config["SMS_GATEWAY_URL"]:
+        raise RuntimeError("SMS_BACKEND=http needs SMS_GATEWAY_URL")
 
     # Flask's own names for the settings above.
     config["SESSION_COOKIE_HTTPONLY"] = True

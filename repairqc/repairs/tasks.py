@@ -9,26 +9,42 @@ from repairqc.db import db
 from repairqc.i18n import normalise_locale
 from repairqc.jobs import job
 from repairqc.mail import send_mail
-from repairqc.repairs.models import RepairOrder, RepairStatusEvent
+from repairqc.repairs.models import ContactChannel, RepairOrder, RepairStatusEvent
+from repairqc.sms import send_sms, sms_enabled
 from repairqc.tenants.services import tenant_url
+
+
+def _channels(customer) -> tuple[bool, bool]:
+    """(by e-mail, by text message) for this customer (HB §6.2.2 several channels).
+
+    The preferred channel wins when it can be used; a customer with only a phone number gets a
+    text message when the provider has a gateway configured.
+    """
+    texting = bool(customer.phone) and sms_enabled()
+    if customer.preferred_channel is ContactChannel.SMS and texting:
+        return False, True
+    return bool(customer.email), texting and not customer.email
 
 
 @job(queue="emails", timeout=60, retries=2)
 def notify_customer(order_id: int, event_id: int | None) -> str | None:
-    """Mail the customer the order's news and a fresh tracking link, in their language.
-
-    `event_id` names the move being announced; None announces a revised quote. Customers with
-    no e-mail address are told by the store (the order page shows who has no address).
-    """
+    """Tell the customer the order's news with a fresh tracking link, in their language, by
+    e-mail or text message. `event_id` names the move announced; None a revised quote."""
     from repairqc.repairs.services import current_quote, tracking_token
 
     order = db.session.get(RepairOrder, order_id)
-    if order is None or not order.customer.email:
+    if order is None:
         return None
+    by_mail, by_text = _channels(order.customer)
+    if not (by_mail or by_text):
+        return None  # the order page shows the store has to call
     event = db.session.get(RepairStatusEvent, event_id) if event_id is not None else None
     link = tenant_url(f"/track/{tracking_token(order)}")
+    context = {"order": order, "event": event, "link": link, "quote": current_quote(order)}
     with force_locale(normalise_locale(order.customer.language) or "en"):
-        context = {"order": order, "event": event, "link": link, "quote": current_quote(order)}
+        if by_text:
+            send_sms(order.customer.phone, render_template("repairs/sms/status.txt", **context).strip())
+            return order.customer.phone
         subject = render_template("repairs/mail/status_subject.txt", **context).strip()
         body = render_template("repairs/mail/status.txt", **context)
     send_mail(order.customer.email, subject, body)
