@@ -423,3 +423,13 @@ def csrf_token_from(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+@pytest.fixture
+def mailbox(app, monkeypatch):
+    """A real local SMTP server receiving the app's mail (jobs run in-process)."""
+    from tests.mailserver import send_mail_to, smtp_server
+
+    with smtp_server() as box:
+        send_mail_to(box, app, monkeypatch)
+        yield box

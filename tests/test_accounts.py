@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import uuid
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from repairqc.accounts import services as account_services
 from repairqc.accounts.models import StaffUser
@@ -168,41 +165,6 @@ def test_logout(client, alpha):
 
 
 # --- password reset over a real SMTP server ---------------------------------------------------
-
-
-class Mailbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mailbox(app, monkeypatch) -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    monkeypatch.setitem(app.config, "MAIL_BACKEND", "smtp")
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
-    monkeypatch.setitem(app.config, "MAIL_USE_TLS", False)
-    monkeypatch.setitem(app.config, "MAIL_USERNAME", "")
-    monkeypatch.setitem(app.config, "SERVER_PORT", "")
-    monkeypatch.setitem(app.config, "REDIS_URL", "")  # jobs run in-process
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 def request_reset(client, tenant, email: str):

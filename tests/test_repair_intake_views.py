@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import io
 import re
-import socket
-from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from repairqc.db import db
 from repairqc.repairs.intake_forms import CONDITION_CHECKS
@@ -368,45 +363,6 @@ def test_unknown_receipts_are_404(app, client, alpha, order_id):
     assert (
         client.post(f"/admin/repairs/intake/receipt/{order_id}/email", base_url=url(alpha)).status_code == 404
     )
-
-
-class Mailbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mailbox(app, monkeypatch) -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings = {
-        "MAIL_BACKEND": "smtp",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": controller.port,
-        "MAIL_USE_TLS": False,
-        "MAIL_USERNAME": "",
-        "SERVER_PORT": "",
-        "REDIS_URL": "",
-    }  # fmt: skip  (REDIS_URL empty: the job runs in-process)
-    for key, value in settings.items():
-        monkeypatch.setitem(app.config, key, value)  # restored after the test
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 def test_the_receipt_is_emailed_with_the_tracking_link(app, client, alpha, mailbox):

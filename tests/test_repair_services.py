@@ -15,21 +15,18 @@ import copy
 import email
 import email.policy
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from itsdangerous import TimestampSigner
 
 from repairqc import jobs
@@ -65,6 +62,7 @@ from repairqc.standards.models import ServiceTargetOverride
 from repairqc.stores.models import Store
 from repairqc.tenants import services as tenants
 from tests.conftest import PNG, SIGNATURE, SeededTenant, in_tenant, provision_seeded, require_service
+from tests.mailserver import smtp_server
 
 TODAY = date.today()  # version 1 of the standards takes effect on the day the tenant is provisioned
 SCREEN = services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("800.00"), Decimal("13"))  # 904.00
@@ -1491,52 +1489,6 @@ def test_a_revised_quote_while_quoted_queues_a_revised_quote_notice(app, alpha, 
             services.save_quote(order, staff(alpha, "tech"), [SCREEN, SCREEN])
             services.send_quote(order, staff(alpha, "tech"), today=TODAY)
         assert queued == [(notify_customer, order.id, None)]
-
-
-@dataclass
-class Mailbox:
-    port: int
-    messages: list[email.message.EmailMessage]
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
-
-
-class _Collect:
-    def __init__(self, box: list) -> None:
-        self.box = box
-
-    async def handle_DATA(self, server, session, envelope):
-        self.box.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def smtp_server() -> Iterator[Mailbox]:
-    messages: list = []
-    port = free_port()
-    controller = Controller(_Collect(messages), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield Mailbox(port, messages)
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def mailbox(app, monkeypatch) -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        monkeypatch.setitem(app.config, "MAIL_BACKEND", "smtp")
-        monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-        monkeypatch.setitem(app.config, "MAIL_PORT", box.port)
-        monkeypatch.setitem(app.config, "REDIS_URL", "")  # jobs run in-process after the commit
-        yield box
 
 
 def body_of(message: email.message.EmailMessage) -> str:
