@@ -140,3 +140,60 @@ def test_a_second_quality_check_cannot_begin_while_one_is_under_way(app, alpha):
         services.begin_qc_check(order, staff(alpha, "manager"), today=TODAY)
         with pytest.raises(Refused, match="has already begun a quality check of this order"):
             services.begin_qc_check(order, staff(alpha, "inspector"), today=TODAY)
+
+
+def test_whoever_worked_on_the_repair_cannot_check_it(app, alpha):
+    """Not only the assigned technician: a manager who logged work, or a technician reassigned
+    away mid-repair, did the work too (HB §5.1.3(5))."""
+    with in_tenant(app, alpha):
+        order = repaired_order(alpha)  # the technician repaired it; now in QC
+        manager = staff(alpha, "manager")
+        order.status = RepairOrderStatus.IN_REPAIR  # back on the bench for this test
+        services.log_work(order, manager, step="Tightened a screw", minutes=5)
+        order.status = RepairOrderStatus.QC
+        with pytest.raises(DomainError, match="cannot check it"):
+            services.begin_qc_check(order, manager, today=TODAY)
+        order.technician_id = staff(alpha, "owner").id  # reassigned after the work was done
+        with pytest.raises(DomainError, match="cannot check it"):
+            services.begin_qc_check(order, staff(alpha, "tech"), today=TODAY)
+        assert (
+            services.begin_qc_check(order, staff(alpha, "inspector"), today=TODAY).status.value
+            == "in_progress"
+        )
+
+
+def test_only_the_bench_sends_quotes(app, alpha):
+    with in_tenant(app, alpha):
+        desk, tech = staff(alpha, "frontdesk"), staff(alpha, "tech")
+        order = services.receive_order(store(alpha), desk, intake(alpha))
+        services.start_diagnosis(order, tech)
+        services.record_diagnosis(
+            order,
+            tech,
+            cause="Glass",
+            plan="Screen",
+            repair_type="parts-replacement",
+            minutes=10,
+            today=TODAY,
+        )
+        services.save_quote(
+            order, tech, [services.LineInput(QuoteLineKind.LABOUR, "Labour", 1, Decimal("10"))]
+        )
+        with pytest.raises(Refused, match="Only technicians and managers prepare quotes"):
+            services.send_quote(order, staff(alpha, "inspector"), today=TODAY)
+        services.send_quote(order, tech, today=TODAY)
+        assert order.status is RepairOrderStatus.QUOTED
+
+
+def test_superscript_digits_are_not_taken_for_numbers(app):
+    """"²".isdigit() is true but int("²") fails: such input must be refused, never a 500."""
+    from werkzeug.datastructures import MultiDict
+
+    from repairqc.repairs.order_forms import DecisionForm
+
+    with app.test_request_context():
+        form = DecisionForm(MultiDict({"revision": "²"}))
+        assert form.revision_number() is None
+        assert DecisionForm(MultiDict({"revision": "2"})).revision_number() == 2
+    with pytest.raises(DomainError, match="not a valid IMEI"):
+        services.check_imei("²" * 15)

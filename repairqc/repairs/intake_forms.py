@@ -152,7 +152,7 @@ class IntakeForm(FlaskForm):
         raw = (self.customer_id.data or "").strip()
         if raw in ("", NEW_CUSTOMER, "None"):
             return None
-        if raw.isdigit() and 0 < int(raw) <= INT32_MAX:
+        if raw.isascii() and raw.isdigit() and 0 < int(raw) <= INT32_MAX:  # "²".isdigit()
             return int(raw)
         raise DomainError(_("Choose a customer or enter a new one."), field="customer_id")
 

@@ -253,7 +253,9 @@ class DecisionForm(Form):
 
     def revision_number(self) -> int | None:
         raw = (self.revision.data or "").strip()
-        return int(raw) if raw.isdigit() and int(raw) <= INT32_MAX else None
+        return (
+            int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= INT32_MAX else None
+        )  # "²".isdigit()
 
 
 class WorkLogForm(Form):

@@ -116,7 +116,7 @@ def check_imei(value: str | None) -> str | None:
     if not value or not value.strip():
         return None
     compact = imei_number.compact(value)
-    if not (compact.isdigit() and len(compact) == 15 and imei_number.is_valid(compact)):
+    if not (compact.isascii() and compact.isdigit() and len(compact) == 15 and imei_number.is_valid(compact)):
         raise DomainError(
             _(
                 "“%(value)s” is not a valid IMEI: it must have 15 digits and a correct check digit.",
@@ -496,9 +496,11 @@ def send_quote(
       for approval; one at or below it stands on the approval already given.
     * While quoted: the new revision replaces the one the customer has not answered yet.
     """
-    from repairqc.repairs.workflow import check_version
+    from repairqc.repairs.workflow import BENCH, check_version
 
     check_version(order, expected_version)
+    if not roles_at(user, order.store_id) & BENCH:
+        raise Refused(_("Only technicians and managers prepare quotes."))
     quote = current_quote(order)
     if quote is None or quote.status is not QuoteStatus.DRAFT:
         raise Refused(_("There is no draft quote to send."))
@@ -789,6 +791,22 @@ def send_to_qc(order: RepairOrder, user: StaffUser, *, expected_version: int | N
     transition(order, S.QC, user, expected_version=expected_version)
 
 
+def repaired_by(order: RepairOrder) -> set[int]:
+    """Everyone who worked on the repair: the assigned technician, whoever logged work on it or
+    took parts for it. None of them may check it (HB §5.1.3(5) separation of duties), whatever
+    the assignment is by the time of the check."""
+    people = {order.technician_id} if order.technician_id is not None else set()
+    people |= set(db.session.scalars(sa.select(WorkLog.technician_id).where(WorkLog.order_id == order.id)))
+    people |= set(
+        db.session.scalars(
+            sa.select(StockMovement.actor_id).where(
+                StockMovement.order_id == order.id, StockMovement.actor_id.is_not(None)
+            )
+        )
+    )
+    return people
+
+
 def begin_qc_check(order: RepairOrder, inspector: StaffUser, *, today: date) -> QCCheck:
     """Start the QC check of `order` with the checklist of the version in force `today`.
 
@@ -798,7 +816,7 @@ def begin_qc_check(order: RepairOrder, inspector: StaffUser, *, today: date) -> 
     """
     if order.status is not S.QC:
         raise DomainError(_("Only a repair waiting for its quality check can be checked."))
-    if order.technician_id is not None and order.technician_id == inspector.id:
+    if inspector.id in repaired_by(order):
         raise DomainError(_("The technician who repaired the device cannot check it; ask a colleague."))
     if not roles_at(inspector, order.store_id) & QC_ROLES:
         raise Refused(_("Your role at this store does not allow quality checks."))

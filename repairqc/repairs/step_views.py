@@ -175,7 +175,7 @@ class StepsView(RepairsAccess):
             ).scalars()
             if check is None or c.id != check.id
         ]
-        if user.id == order.technician_id:
+        if user.id in services.repaired_by(order):
             cannot_begin = _("You repaired this device, so a colleague must check it.")  # HB §5.1.3(5)
         elif not roles & QC_ROLES:
             cannot_begin = _("Your role at this store does not allow quality checks.")
