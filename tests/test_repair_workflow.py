@@ -186,7 +186,7 @@ def test_only_the_bench_sends_quotes(app, alpha):
 
 
 def test_superscript_digits_are_not_taken_for_numbers(app):
-    """"²".isdigit() is true but int("²") fails: such input must be refused, never a 500."""
+    """ "²".isdigit() is true but int("²") fails: such input must be refused, never a 500."""
     from werkzeug.datastructures import MultiDict
 
     from repairqc.repairs.order_forms import DecisionForm
