@@ -229,6 +229,34 @@ PNG = base64.b64decode(
 SIGNATURE = "data:image/png;base64," + base64.b64encode(PNG).decode()
 
 
+def staff(tenant: SeededTenant, key: str) -> StaffUser:
+    """A seeded member of staff by key (owner, frontdesk, tech, manager2, ...)."""
+    return db.session.execute(sa.select(StaffUser).where(StaffUser.email == tenant.users[key])).scalar_one()
+
+
+def store(tenant: SeededTenant, name: str = "S1") -> Store:
+    return db.session.get(Store, tenant.store_ids[name])
+
+
+def sample_intake(**overrides):
+    """What a front desk enters for a new customer's phone (repairs.services.Intake)."""
+    from repairqc.repairs.services import Intake, NewCustomer
+
+    values = dict(
+        category="smartphone",
+        brand="Apple",
+        model="iPhone 14",
+        fault_symptoms="Cracked screen",
+        signer_name="Li Wei",
+        signature_data_url=SIGNATURE,
+        new_customer=NewCustomer("Li Wei", phone="+86 138 0013 8000", email="li@example.com"),
+        imei="490154203237518",
+        passcode="258046",
+    )
+    values.update(overrides)
+    return Intake(**values)
+
+
 def seed_workflow(s: str, stores: dict, users: dict) -> None:
     """One order per store taken through every step, so each workflow record has rows in both
     stores (status events, quotes, lines, work logs, photos, signatures, payments, stock)."""

@@ -206,8 +206,9 @@ def redis_setup(backend, monkeypatch) -> Iterator[RedisSetup]:
         conn.close()
 
 
-def run_worker(app: Flask, queues: list[str]) -> subprocess.CompletedProcess:
-    """`flask --app repairqc worker --burst` in its own process, on the app's databases."""
+def run_worker(app: Flask, queues: list[str], **settings: str) -> subprocess.CompletedProcess:
+    """`flask --app repairqc worker --burst` in its own process, on the app's databases;
+    `settings` override its environment (e.g. the mail server a test listens on)."""
     env = {
         **os.environ,
         "REPAIRQC_ENV": "testing",
@@ -217,6 +218,7 @@ def run_worker(app: Flask, queues: list[str]) -> subprocess.CompletedProcess:
         "REDIS_URL": app.config["REDIS_URL"],
         "BASE_DOMAIN": app.config["BASE_DOMAIN"],
         "MAIL_BACKEND": "console",
+        **settings,
     }
     result = subprocess.run(
         [
@@ -233,7 +235,7 @@ def run_worker(app: Flask, queues: list[str]) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         cwd=Path(__file__).parent.parent,
     )
     assert result.returncode == 0, result.stderr

@@ -8,20 +8,15 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from repairqc.accounts.models import StaffUser
 from repairqc.db import db
 from repairqc.errors import DomainError
 from repairqc.repairs.models import QCCheck, QCCheckStatus, RepairOrder, RepairOrderStatus
 from repairqc.repairs.services import begin_qc_check
 from repairqc.standards import services
-from tests.conftest import in_tenant
+from tests.conftest import in_tenant, staff
 
 TODAY = date(2026, 11, 24)
 TOMORROW = TODAY + timedelta(days=1)
-
-
-def staff(tenant, key: str) -> StaffUser:
-    return db.session.execute(sa.select(StaffUser).where(StaffUser.email == tenant.users[key])).scalar_one()
 
 
 def order_in_qc(tenant) -> RepairOrder:

@@ -11,24 +11,19 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from repairqc.accounts.models import StaffUser
 from repairqc.db import db, utcnow
 from repairqc.repairs import board_views
 from repairqc.repairs.board_views import OPEN_STATES
 from repairqc.repairs.models import Customer, Device, OrderHold, RepairOrder, RepairOrderStatus
 from repairqc.repairs.services import next_order_number
 from repairqc.stores.models import Store
-from tests.conftest import in_tenant, sign_in
+from tests.conftest import in_tenant, sign_in, staff
 
 BOARD = "/admin/repairs/"
 
 
 def url(tenant) -> str:
     return f"http://{tenant.host}"
-
-
-def staff(tenant, key: str) -> StaffUser:
-    return db.session.execute(sa.select(StaffUser).where(StaffUser.email == tenant.users[key])).scalar_one()
 
 
 def add_order(

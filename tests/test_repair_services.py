@@ -15,15 +15,12 @@ import copy
 import email
 import email.policy
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -59,9 +56,18 @@ from repairqc.repairs.tasks import notify_customer
 from repairqc.repairs.workflow import MOVES, CustomerActor, Refused
 from repairqc.standards import services as standards
 from repairqc.standards.models import ServiceTargetOverride
-from repairqc.stores.models import Store
 from repairqc.tenants import services as tenants
-from tests.conftest import PNG, SIGNATURE, SeededTenant, in_tenant, provision_seeded, require_service
+from tests.conftest import (
+    PNG,
+    SIGNATURE,
+    SeededTenant,
+    in_tenant,
+    provision_seeded,
+    require_service,
+    sample_intake,
+    staff,
+    store,
+)
 from tests.mailserver import smtp_server
 
 TODAY = date.today()  # version 1 of the standards takes effect on the day the tenant is provisioned
@@ -71,33 +77,9 @@ SCREEN = services.LineInput(QuoteLineKind.PART, "Screen", 1, Decimal("800.00"), 
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def staff(tenant: SeededTenant, key: str) -> StaffUser:
-    return db.session.execute(sa.select(StaffUser).where(StaffUser.email == tenant.users[key])).scalar_one()
-
-
-def store(tenant: SeededTenant, name: str = "S1") -> Store:
-    return db.session.get(Store, tenant.store_ids[name])
-
-
-def intake(**overrides) -> services.Intake:
-    values = dict(
-        category="smartphone",
-        brand="Apple",
-        model="iPhone 14",
-        fault_symptoms="Cracked screen",
-        signer_name="Li Wei",
-        signature_data_url=SIGNATURE,
-        new_customer=services.NewCustomer("Li Wei", phone="+86 138 0013 8000", email="li@example.com"),
-        imei="490154203237518",
-        passcode="258046",
-    )
-    values.update(overrides)
-    return services.Intake(**values)
-
-
 def new_order(tenant: SeededTenant, store_name: str = "S1", **overrides) -> RepairOrder:
     desk = staff(tenant, "frontdesk" if store_name == "S1" else "manager2")
-    return services.receive_order(store(tenant, store_name), desk, intake(**overrides))
+    return services.receive_order(store(tenant, store_name), desk, sample_intake(**overrides))
 
 
 def diagnosed(tenant: SeededTenant, repair_type: str = "parts-replacement", **overrides) -> RepairOrder:
@@ -1671,50 +1653,13 @@ def test_a_rolled_back_intake_leaves_a_gap_never_a_duplicate(backend, scratch):
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def run_worker(app, queues: list[str], mail_port: int) -> subprocess.CompletedProcess:
-    """`flask --app repairqc worker --burst` in its own process, mailing through the test's server."""
-    env = {
-        **os.environ,
-        "REPAIRQC_ENV": "testing",
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "TENANT_DATA_DIR": app.config["TENANT_DATA_DIR"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "REDIS_URL": REDIS_URL,
-        "BASE_DOMAIN": app.config["BASE_DOMAIN"],
-        "PREFERRED_URL_SCHEME": "http",
-        "MAIL_BACKEND": "smtp",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(mail_port),
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "repairqc",
-            "worker",
-            "--burst",
-            "--queues",
-            ",".join(queues),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent.parent,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
-
-
 def test_a_real_worker_mails_the_customer_from_inside_the_right_tenant(backend, scratch, monkeypatch):
     from redis import Redis
     from rq import Queue
     from rq.job import Job, JobStatus
 
     from repairqc.jobs import TenantJob
-    from tests.test_jobs import purge, redis_reachable
+    from tests.test_jobs import purge, redis_reachable, run_worker
 
     require_service("Redis", redis_reachable())
     app = backend.app
@@ -1748,7 +1693,15 @@ def test_a_real_worker_mails_the_customer_from_inside_the_right_tenant(backend, 
                 alpha_email = alpha_has.customer.email if alpha_has else None
             assert alpha_email is None
 
-            run_worker(app, [f"{prefix}emails"], box.port)
+            run_worker(
+                app,
+                [f"{prefix}emails"],
+                REDIS_URL=REDIS_URL,
+                PREFERRED_URL_SCHEME="http",
+                MAIL_BACKEND="smtp",
+                MAIL_SERVER="127.0.0.1",
+                MAIL_PORT=str(box.port),
+            )
 
             for job in queued_jobs:
                 job.refresh()

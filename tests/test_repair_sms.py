@@ -13,8 +13,8 @@ import pytest
 from repairqc.repairs.models import ContactChannel, RepairOrderStatus
 from repairqc.repairs.tasks import notify_customer
 from repairqc.sms import SmsFailed, send_sms
-from tests.conftest import in_tenant
-from tests.test_repair_workflow import intake, repaired_order, staff, store
+from tests.conftest import in_tenant, sample_intake, staff, store
+from tests.test_repair_workflow import repaired_order
 
 
 @contextlib.contextmanager
@@ -71,10 +71,10 @@ def test_a_customer_with_only_a_phone_gets_a_text_and_one_with_e_mail_a_mail(app
         phone_only = services.receive_order(
             store(alpha),
             staff(alpha, "frontdesk"),
-            intake(alpha, new_customer=services.NewCustomer("Text Only", phone="+86 137 0000 0001")),
+            sample_intake(new_customer=services.NewCustomer("Text Only", phone="+86 137 0000 0001")),
         )
         assert notify_customer(phone_only.id, phone_only.events[-1].id) == "+86 137 0000 0001"
-        with_mail = services.receive_order(store(alpha), staff(alpha, "frontdesk"), intake(alpha))
+        with_mail = services.receive_order(store(alpha), staff(alpha, "frontdesk"), sample_intake())
         assert notify_customer(with_mail.id, with_mail.events[-1].id) == "li@example.com"  # console mail
     assert [m["to"] for m in received] == ["+86 137 0000 0001"]
 

@@ -25,7 +25,7 @@ from repairqc.repairs.models import (
     SignaturePurpose,
 )
 from repairqc.stores.models import Store
-from tests.conftest import PNG, SIGNATURE, csrf_token_from, in_tenant
+from tests.conftest import PNG, SIGNATURE, csrf_token_from, in_tenant, staff
 from tests.htmlforms import form_data
 
 IMEI = "490154203237518"
@@ -45,10 +45,6 @@ def _generous_rate_limit(app, monkeypatch):
 
 def today():
     return utcnow().date()
-
-
-def staff(tenant, key: str) -> StaffUser:
-    return db.session.execute(sa.select(StaffUser).where(StaffUser.email == tenant.users[key])).scalar_one()
 
 
 def url(tenant) -> str:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
-from repairqc.accounts.models import StaffUser
-from repairqc.db import db
 from repairqc.errors import DomainError
 from repairqc.repairs import services
 from repairqc.repairs.models import (
@@ -21,45 +17,15 @@ from repairqc.repairs.models import (
     RepairOrderStatus,
 )
 from repairqc.repairs.workflow import Refused
-from repairqc.stores.models import Store
-from tests.conftest import in_tenant
+from tests.conftest import PNG, SIGNATURE, in_tenant, sample_intake, staff, store
 
 TODAY = date(2026, 11, 24)
-# A 1x1 PNG: what the signature pad sends, as a data: URL.
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-)
-SIGNATURE = "data:image/png;base64," + base64.b64encode(PNG).decode()
-
-
-def staff(tenant, key: str) -> StaffUser:
-    return db.session.execute(sa.select(StaffUser).where(StaffUser.email == tenant.users[key])).scalar_one()
-
-
-def store(tenant, name: str = "S1") -> Store:
-    return db.session.get(Store, tenant.store_ids[name])
-
-
-def intake(tenant, **overrides) -> services.Intake:
-    values = dict(
-        category="smartphone",
-        brand="Apple",
-        model="iPhone 14",
-        fault_symptoms="Cracked screen",
-        signer_name="Li Wei",
-        signature_data_url=SIGNATURE,
-        new_customer=services.NewCustomer("Li Wei", phone="+86 138 0013 8000", email="li@example.com"),
-        imei="490154203237518",
-        passcode="2580",
-    )
-    values.update(overrides)
-    return services.Intake(**values)
 
 
 def repaired_order(tenant):
     """An order taken through intake, diagnosis, an approved quote and a logged repair."""
     desk, tech = staff(tenant, "frontdesk"), staff(tenant, "tech")
-    order = services.receive_order(store(tenant), desk, intake(tenant))
+    order = services.receive_order(store(tenant), desk, sample_intake())
     services.start_diagnosis(order, tech)
     services.record_diagnosis(
         order,
@@ -131,7 +97,7 @@ def test_the_whole_way_from_intake_to_warranty(app, alpha):
 
 def test_bad_imei_is_refused(app, alpha):
     with in_tenant(app, alpha), pytest.raises(DomainError, match="not a valid IMEI"):
-        services.receive_order(store(alpha), staff(alpha, "frontdesk"), intake(alpha, imei="490154203237519"))
+        services.receive_order(store(alpha), staff(alpha, "frontdesk"), sample_intake(imei="490154203237519"))
 
 
 def test_a_second_quality_check_cannot_begin_while_one_is_under_way(app, alpha):
@@ -165,7 +131,7 @@ def test_whoever_worked_on_the_repair_cannot_check_it(app, alpha):
 def test_only_the_bench_sends_quotes(app, alpha):
     with in_tenant(app, alpha):
         desk, tech = staff(alpha, "frontdesk"), staff(alpha, "tech")
-        order = services.receive_order(store(alpha), desk, intake(alpha))
+        order = services.receive_order(store(alpha), desk, sample_intake())
         services.start_diagnosis(order, tech)
         services.record_diagnosis(
             order,
