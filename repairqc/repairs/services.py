@@ -56,7 +56,20 @@ from repairqc.repairs.models import (
     WorkLog,
 )
 from repairqc.repairs.models import RepairOrderStatus as S
-from repairqc.repairs.workflow import QC_ROLES, Mover, Refused, roles_at, transition
+from repairqc.repairs.workflow import (
+    BENCH,
+    DESK,
+    MANAGE,
+    QC_ROLES,
+    Mover,
+    Refused,
+    amount_paid,
+    check_version,
+    notify_customer_after_commit,
+    record_first_event,
+    roles_at,
+    transition,
+)
 from repairqc.standards.services import EffectiveStandard, effective_for_store
 from repairqc.stores.models import Store
 
@@ -219,7 +232,6 @@ def _take(order: RepairOrder, user: StaffUser) -> None:
 def assign_technician(
     order: RepairOrder, technician: StaffUser, by: StaffUser, *, expected_version: int | None = None
 ) -> None:
-    from repairqc.repairs.workflow import MANAGE, check_version
 
     check_version(order, expected_version)
     if not roles_at(by, order.store_id) & MANAGE:
@@ -270,6 +282,37 @@ class Intake:
     photos: list[tuple[bytes, str]] = field(default_factory=list)
 
 
+def _open_order(
+    store: Store,
+    number: str,
+    customer: Customer,
+    device: Device,
+    user: StaffUser,
+    standard: EffectiveStandard,
+    now: datetime,
+    **fields,
+) -> RepairOrder:
+    """A new order in "received", its targets taken from the standard in force (HB §2.1.2(1)):
+    diagnosis due after `diagnosis_hours`, promised after the category's turnaround."""
+    turnaround = standard.document.service_targets.turnaround_days.get(device.category)
+    order = RepairOrder(
+        store=store,
+        number=number,
+        customer=customer,
+        device=device,
+        received_by_id=user.id,
+        standard_version_id=standard.version_id,
+        received_at=now,
+        status_changed_at=now,
+        diagnosis_due_at=now + timedelta(hours=standard.target("diagnosis_hours")),
+        promised_at=now + timedelta(days=turnaround) if turnaround else None,
+        **fields,
+    )
+    db.session.add(order)
+    record_first_event(order, user, now)
+    return order
+
+
 def category_codes(standard: EffectiveStandard) -> list[str]:
     return [category.code for category in standard.document.device_categories]
 
@@ -284,7 +327,6 @@ def receive_order(
     store: Store, user: StaffUser, intake: Intake, *, now: datetime | None = None
 ) -> RepairOrder:
     """Register a device brought in for repair: customer, device, order, photos, signed terms."""
-    from repairqc.repairs.workflow import DESK, record_first_event
 
     now = now or utcnow()
     if not roles_at(user, store.id) & DESK:
@@ -335,23 +377,18 @@ def receive_order(
         accessories=intake.accessories,
         passcode=intake.passcode or None,
     )
-    turnaround = standard.document.service_targets.turnaround_days.get(intake.category)
-    order = RepairOrder(
-        store=store,
-        number=number,
-        customer=customer,
-        device=device,
+    db.session.add(device)
+    order = _open_order(
+        store,
+        number,
+        customer,
+        device,
+        user,
+        standard,
+        now,
         fault_symptoms=intake.fault_symptoms.strip(),
         customer_requirements=intake.customer_requirements,
-        received_by_id=user.id,
-        standard_version_id=standard.version_id,
-        received_at=now,
-        status_changed_at=now,
-        diagnosis_due_at=now + timedelta(hours=standard.target("diagnosis_hours")),
-        promised_at=now + timedelta(days=turnaround) if turnaround else None,
     )
-    db.session.add_all([device, order])
-    record_first_event(order, user, now)
     db.session.flush()
     _store_signature(order, SignaturePurpose.INTAKE_TERMS, png, intake.signer_name.strip())
     for data, filename in intake.photos:
@@ -381,7 +418,6 @@ def record_diagnosis(
     today: date,
     expected_version: int | None = None,
 ) -> None:
-    from repairqc.repairs.workflow import BENCH, check_version
 
     check_version(order, expected_version)
     if order.status is not S.DIAGNOSING:
@@ -442,7 +478,6 @@ def save_quote(
     order: RepairOrder, user: StaffUser, lines: Iterable[LineInput], *, expected_version: int | None = None
 ) -> Quote:
     """Write the draft revision of the quote (a new revision once the last one was sent)."""
-    from repairqc.repairs.workflow import BENCH, check_version
 
     check_version(order, expected_version)
     if order.status not in {S.DIAGNOSING, S.QUOTED, S.IN_REPAIR}:
@@ -496,7 +531,6 @@ def send_quote(
       for approval; one at or below it stands on the approval already given.
     * While quoted: the new revision replaces the one the customer has not answered yet.
     """
-    from repairqc.repairs.workflow import BENCH, check_version
 
     check_version(order, expected_version)
     if not roles_at(user, order.store_id) & BENCH:
@@ -539,12 +573,7 @@ def send_quote(
     quote.status = QuoteStatus.SENT
     if order.status is S.QUOTED:  # a revision before the customer answered
         db.session.flush()
-        from repairqc.db import on_commit
-        from repairqc.jobs import enqueue
-        from repairqc.repairs.tasks import notify_customer
-
-        order_id = order.id
-        on_commit(lambda: enqueue(notify_customer, order_id, None))
+        notify_customer_after_commit(order, None)
         return quote
     transition(order, S.QUOTED, user)
     return quote
@@ -631,7 +660,6 @@ def start_repair(order: RepairOrder, user: StaffUser, *, expected_version: int |
 
 
 def _require_bench(order: RepairOrder, user: StaffUser) -> None:
-    from repairqc.repairs.workflow import MANAGE
 
     if order.status is not S.IN_REPAIR:
         raise Refused(_("Work is logged while the order is in repair."))
@@ -735,7 +763,6 @@ def receive_stock(
     store: Store, user: StaffUser, *, part_id: int, quantity: int, note: str | None = None
 ) -> StockLevel:
     """Parts delivered to a store (creates its stock line on the first delivery)."""
-    from repairqc.repairs.workflow import MANAGE
 
     if not roles_at(user, store.id) & MANAGE:
         raise Refused(_("Only the store manager receives stock."))
@@ -772,7 +799,6 @@ def set_hold(
     *,
     expected_version: int | None = None,
 ) -> None:
-    from repairqc.repairs.workflow import BENCH, DESK, check_version
 
     check_version(order, expected_version)
     if not order.status.is_open:
@@ -823,9 +849,11 @@ def begin_qc_check(order: RepairOrder, inspector: StaffUser, *, today: date) -> 
     under_way = open_qc_check(order)
     if under_way is not None:
         raise Refused(
-            _("%(name)s has already begun a quality check of this order; only they can finish it.",
-              name=under_way.inspector.full_name)
-        )  # fmt: skip
+            _(
+                "%(name)s has already begun a quality check of this order; only they can finish it.",
+                name=under_way.inspector.full_name,
+            )
+        )
     standard = effective_for_store(order.store, today)
     category = order.device.category
     checklist = standard.document.checklist_for(category)
@@ -960,17 +988,6 @@ def _item_text(result: QCCheckResult) -> str:
 # --- acceptance, delivery, closing (HB §2.1.2(5)) -------------------------------------------------------
 
 
-def amount_paid(order: RepairOrder) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0)).where(
-                Payment.order_id == order.id
-            )
-        )
-        or 0
-    )
-
-
 def record_payment(
     order: RepairOrder,
     user: StaffUser,
@@ -979,7 +996,6 @@ def record_payment(
     method: PaymentMethod,
     reference: str | None = None,
 ) -> Payment:
-    from repairqc.repairs.workflow import DESK
 
     if order.status is not S.READY:
         raise Refused(_("Payments are taken when the device is ready for pick-up."))
@@ -1014,7 +1030,6 @@ def deliver(
     expected_version: int | None = None,
 ) -> None:
     """Hand the device back: the customer confirms and signs, the warranty starts (HB §2.1.2(5)-(6))."""
-    from repairqc.repairs.workflow import check_version
 
     check_version(order, expected_version)
     if order.status is not S.READY:
@@ -1063,7 +1078,6 @@ def cancel_order(
 
 def claim_warranty(order: RepairOrder, user: StaffUser, *, symptoms: str, today: date) -> RepairOrder:
     """Open a rework order for a delivered repair still under warranty; refuse it once expired."""
-    from repairqc.repairs.workflow import DESK, record_first_event
 
     if order.status not in {S.DELIVERED, S.CLOSED} or order.delivered_at is None:
         raise Refused(_("Only delivered repairs have a warranty."))
@@ -1082,24 +1096,18 @@ def claim_warranty(order: RepairOrder, user: StaffUser, *, symptoms: str, today:
         raise DomainError(_("Describe the fault as the customer tells it."), field="fault_symptoms")
     now = utcnow()
     standard = effective_for_store(order.store, today)
-    rework = RepairOrder(
-        store=order.store,
-        number=next_order_number(order.store),
-        customer=order.customer,
-        device=order.device,
+    rework = _open_order(
+        order.store,
+        next_order_number(order.store),
+        order.customer,
+        order.device,
+        user,
+        standard,
+        now,
         fault_symptoms=symptoms.strip(),
-        customer_requirements=_("Warranty claim on %(number)s", number=order.number),
-        received_by_id=user.id,
-        standard_version_id=standard.version_id,
-        received_at=now,
-        status_changed_at=now,
-        diagnosis_due_at=now + timedelta(hours=standard.target("diagnosis_hours")),
-        promised_at=now
-        + timedelta(days=standard.document.service_targets.turnaround_days.get(order.device.category, 7)),
         rework_of_id=order.id,
+        customer_requirements=_("Warranty claim on %(number)s", number=order.number),
     )
-    db.session.add(rework)
-    record_first_event(rework, user, now)
     db.session.flush()
     return rework
 

@@ -24,6 +24,7 @@ from repairqc.audit.models import AuditLog
 from repairqc.db import db, on_commit, utcnow
 from repairqc.errors import Conflict, DomainError
 from repairqc.repairs.models import (
+    Payment,
     QCCheck,
     QCCheckStatus,
     QuoteStatus,
@@ -164,9 +165,15 @@ def _to_ready(order: RepairOrder) -> None:
         raise Refused(_("The repair has not passed its quality check."))
 
 
-def _to_delivered(order: RepairOrder) -> None:
-    from repairqc.repairs.services import amount_paid
+def amount_paid(order: RepairOrder) -> int:
+    """What the customer has paid on the order so far, in cents."""
+    total = sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0)).where(
+        Payment.order_id == order.id
+    )
+    return db.session.scalar(total) or 0
 
+
+def _to_delivered(order: RepairOrder) -> None:
     signed = db.session.scalar(
         sa.select(sa.func.count()).where(
             Signature.order_id == order.id, Signature.purpose == SignaturePurpose.ACCEPTANCE
@@ -317,12 +324,17 @@ def transition(
         order.closed_at = now
     db.session.flush()
     if target in NOTIFY_CUSTOMER:
-        from repairqc.jobs import enqueue
-        from repairqc.repairs.tasks import notify_customer
-
-        order_id, event_id = order.id, event.id
-        on_commit(lambda: enqueue(notify_customer, order_id, event_id))
+        notify_customer_after_commit(order, event.id)
     return event
+
+
+def notify_customer_after_commit(order: RepairOrder, event_id: int | None) -> None:
+    """Queue the customer's message once the change is committed (None: a revised quote)."""
+    from repairqc.jobs import enqueue
+    from repairqc.repairs.tasks import notify_customer  # tasks render templates: imported late
+
+    order_id = order.id
+    on_commit(lambda: enqueue(notify_customer, order_id, event_id))
 
 
 def record_first_event(order: RepairOrder, mover: StaffUser, now: datetime) -> None:
