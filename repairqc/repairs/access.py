@@ -57,11 +57,20 @@ def load_order(order_id: int, *, for_update: bool = False) -> RepairOrder:
     return order
 
 
+def as_id(raw: str | None) -> int | None:
+    """A row id or version typed into a form or a URL, or None if it cannot be one.
+
+    ASCII digits only: str.isdigit() accepts "²", which int() refuses (a 500, not a message).
+    """
+    raw = (raw or "").strip()
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= INT32_MAX:
+        return int(raw)
+    return None
+
+
 def expected_version() -> int | None:
     """The order version the page was rendered with (hidden field `version`)."""
-    raw = request.form.get("version", "")
-    # isascii: str.isdigit() accepts "²", which int() refuses.
-    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= INT32_MAX else None
+    return as_id(request.form.get("version"))
 
 
 def attempt(action: Callable[[], object]) -> DomainError | None:

@@ -24,10 +24,9 @@ from sqlalchemy.orm import aliased
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scope_condition
-from repairqc.admin.views import INT32_MAX
 from repairqc.db import db, utcnow
 from repairqc.repairs import services
-from repairqc.repairs.access import RepairsAccess, staff, today
+from repairqc.repairs.access import RepairsAccess, as_id, staff, today
 from repairqc.repairs.models import Customer, Device, RepairOrder
 from repairqc.repairs.models import RepairOrderStatus as S
 from repairqc.repairs.workflow import DESK, MANAGE, roles_at
@@ -78,13 +77,6 @@ def category_names(standard: EffectiveStandard) -> dict[str, str]:
     """Device category code -> its name in the reader's language, in the standard's order."""
     chinese = str(get_locale()).startswith("zh")
     return {c.code: (c.name.zh if chinese else c.name.en) for c in standard.document.device_categories}
-
-
-def as_id(raw: str) -> int | None:
-    """A row id from a query parameter, or None (ASCII digits only: int("²") would raise)."""
-    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= INT32_MAX:
-        return int(raw)
-    return None
 
 
 def order_href(order_id: int) -> str:

@@ -23,9 +23,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from repairqc.admin.views import INT32_MAX
 from repairqc.errors import DomainError
 from repairqc.i18n import LOCALES
+from repairqc.repairs.access import as_id
 from repairqc.repairs.models import ContactChannel
 from repairqc.repairs.services import Intake, NewCustomer
 
@@ -152,8 +152,9 @@ class IntakeForm(FlaskForm):
         raw = (self.customer_id.data or "").strip()
         if raw in ("", NEW_CUSTOMER, "None"):
             return None
-        if raw.isascii() and raw.isdigit() and 0 < int(raw) <= INT32_MAX:  # "²".isdigit()
-            return int(raw)
+        customer_id = as_id(raw)
+        if customer_id is not None:
+            return customer_id
         raise DomainError(_("Choose a customer or enter a new one."), field="customer_id")
 
     def intake(self, signature: str, photos: list[tuple[bytes, str]]) -> Intake:

@@ -28,6 +28,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from repairqc.admin.views import INT32_MAX
 from repairqc.errors import DomainError
+from repairqc.repairs.access import as_id
 from repairqc.repairs.models import DecisionMethod, OrderHold, Part, Quote, QuoteLineKind
 from repairqc.repairs.services import LineInput, line_amounts
 from repairqc.standards.forms import RowList
@@ -252,10 +253,7 @@ class DecisionForm(Form):
     )
 
     def revision_number(self) -> int | None:
-        raw = (self.revision.data or "").strip()
-        return (
-            int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= INT32_MAX else None
-        )  # "²".isdigit()
+        return as_id(self.revision.data)
 
 
 class WorkLogForm(Form):
