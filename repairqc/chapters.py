@@ -8,4 +8,5 @@ CHAPTERS = {
     "ch3": _l("Ch.3 Staff and training"),
     "ch5": _l("Ch.5 Quality standards"),
     "ch7": _l("Ch.7 Information and data"),
+    "ch8": _l("Ch.8 Supervision and inspection"),
 }

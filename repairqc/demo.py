@@ -146,6 +146,7 @@ def _seed_organisation() -> None:
         users[role] = create_staff_user(email, name, DEMO_PASSWORD, roles=assignments)
 
     _seed_repairs(stores, users)
+    _seed_supervision(stores, users)
 
 
 #: A blank signature, as the signature pad would send it (a 1x1 white PNG).
@@ -288,6 +289,72 @@ def _seed_repairs(stores: dict[str, Store], users: dict[Role, StaffUser]) -> Non
                 signature_data_url=_SIGNATURE,
                 confirmed_fixed=True,
                 today=today,
+            )
+    db.session.flush()
+
+
+def _seed_supervision(stores: dict[str, Store], users: dict[Role, StaffUser]) -> None:
+    """HQ supervision (HB ch.8) in every state: a monthly plan over the FixFast stores, a
+    reviewed inspection with a corrective action under way at Downtown, a closed one at
+    Riverside, one the inspector has not started, an internal audit plan, and a reward."""
+    from datetime import timedelta
+
+    from repairqc.inspections import services as supervision
+    from repairqc.inspections.models import InspectionKind, InspectionPlan, Recurrence, RewardKind
+
+    today = utcnow().date()
+    qa, inspector, manager = users[Role.QA_MANAGER], users[Role.INSPECTOR], users[Role.STORE_MANAGER]
+    monthly = InspectionPlan(
+        name="FixFast monthly store inspection",
+        kind=InspectionKind.PERIODIC,
+        recurrence=Recurrence.MONTHLY,
+        starts_on=today - timedelta(days=2),
+        inspector_id=inspector.id,
+    )
+    supervision.save_plan(monthly, [stores["FF-N01"], stores["FF-S01"]], today=today)
+    audit = InspectionPlan(
+        name="Downtown quarterly self-audit",
+        kind=InspectionKind.INTERNAL_AUDIT,
+        recurrence=Recurrence.QUARTERLY,
+        starts_on=today + timedelta(days=10),
+    )
+    supervision.save_plan(audit, [stores["FF-N01"]], today=today)
+    supervision.schedule_unannounced(stores["IC-01"], qa, today + timedelta(days=5), qa)
+
+    by_store = {i.store.code: i for i in supervision.plan_inspections(monthly)}
+    for code, failing in (("FF-N01", "calibration-current"), ("FF-S01", None)):
+        inspection = by_store[code]
+        supervision.start_inspection(inspection, inspector)
+        answers = {
+            r.code: supervision.Answer("4" if r.kind == "score" else "pass") for r in inspection.results
+        }
+        if failing:
+            answers[failing] = supervision.Answer("fail", "Multimeter calibration expired two months ago")
+        findings = supervision.answer_items(inspection, answers, inspector)
+        supervision.submit_inspection(inspection, inspector, "Store tidy; staff helpful.")
+        for finding in findings:
+            finding.root_cause = "Nobody tracks calibration dates at this store."
+            supervision.add_action(
+                finding,
+                qa,
+                description="Send the multimeter for calibration and keep the certificate on file.",
+                owner=manager,
+                due_on=None,
+                today=today,
+            )
+        supervision.review_inspection(inspection, qa, "Thorough inspection.")
+        for finding in findings:
+            supervision.start_action(finding.actions[0], manager)
+        if not failing:
+            supervision.record_reward_penalty(
+                qa,
+                kind=RewardKind.REWARD,
+                store=inspection.store,
+                inspection=inspection,
+                reason="Full marks on every critical item",
+                measure="Team bonus",
+                amount_cents=100000,
+                decided_on=today,
             )
     db.session.flush()
 

@@ -4,6 +4,18 @@ from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.audit.models import AuditLog
 from repairqc.console.models import Operator, StandardTemplate, TenantRollup
 from repairqc.files.models import StoredFile
+from repairqc.inspections.models import (
+    CorrectiveAction,
+    CorrectiveActionEvent,
+    CorrectiveActionPhoto,
+    Finding,
+    Inspection,
+    InspectionEvent,
+    InspectionItemResult,
+    InspectionPhoto,
+    InspectionPlan,
+    RewardPenalty,
+)
 from repairqc.repairs.models import (
     Customer,
     Device,
@@ -21,6 +33,7 @@ from repairqc.repairs.models import (
     StockMovement,
     WorkLog,
 )
+from repairqc.reports.models import ReportRun
 from repairqc.standards.models import ServiceTargetOverride, StandardVersion
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants.models import Domain, Tenant
@@ -28,9 +41,18 @@ from repairqc.tenants.models import Domain, Tenant
 __all__ = [
     "AuditLog",
     "Chain",
+    "CorrectiveAction",
+    "CorrectiveActionEvent",
+    "CorrectiveActionPhoto",
     "Customer",
     "Device",
     "Domain",
+    "Finding",
+    "Inspection",
+    "InspectionEvent",
+    "InspectionItemResult",
+    "InspectionPhoto",
+    "InspectionPlan",
     "Operator",
     "OrderPhoto",
     "Part",
@@ -42,6 +64,8 @@ __all__ = [
     "Region",
     "RepairOrder",
     "RepairStatusEvent",
+    "ReportRun",
+    "RewardPenalty",
     "RoleAssignment",
     "ServiceTargetOverride",
     "Signature",

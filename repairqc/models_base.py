@@ -82,3 +82,11 @@ class Versioned:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}
+
+
+class StoreOwned:
+    """Rows that belong to one store: store users see only their stores' rows."""
+
+    @classmethod
+    def store_scope(cls, store_ids: set[int]) -> sa.ColumnElement[bool]:
+        return cls.store_id.in_(store_ids)

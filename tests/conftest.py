@@ -218,6 +218,7 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
     for n in range(1 + extra_rows):  # PNG magic numbers, so the upload rules accept the bytes
         store_bytes(b"\x89PNG\r\n\x1a\n" + f"{s}-{n}".encode(), f"File {n} {s}.png")
     seed_workflow(s, stores, users)  # after the files above, so theirs are the lowest file ids
+    seed_supervision(s, stores, users)
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
 
@@ -354,6 +355,80 @@ def seed_workflow(s: str, stores: dict, users: dict) -> None:
             confirmed_fixed=True,
             today=today,
         )
+
+
+def seed_supervision(s: str, stores: dict, users: dict) -> None:
+    """One inspection per store taken from its plan to a verified corrective action, so each
+    supervision record has rows in both stores (items, photos, findings, actions, events)."""
+    from repairqc.inspections import services as supervision
+    from repairqc.inspections.models import InspectionKind, InspectionPlan, Recurrence, RewardKind
+    from repairqc.reports.models import ReportRun
+
+    def person(key: str) -> StaffUser:
+        return db.session.execute(sa.select(StaffUser).where(StaffUser.email == users[key])).scalar_one()
+
+    today = date.today()
+    for name, store in stores.items():
+        label = f"{s}-{name}"
+        # S1 has its own inspector; S2 is inspected by QA and reviewed by the owner.
+        inspector, reviewer = (
+            (person("inspector"), person("qa")) if name == "S1" else (person("qa"), person("owner"))
+        )
+        plan = InspectionPlan(
+            name=f"Plan {label}",
+            kind=InspectionKind.PERIODIC,
+            recurrence=Recurrence.MONTHLY,
+            starts_on=today,
+            inspector_id=inspector.id,
+            notes=f"Plan notes {label}",
+        )
+        (inspection,) = [
+            i for i in supervision.save_plan(plan, [store], today=today) and plan_inspections(plan)
+        ]
+        supervision.start_inspection(inspection, inspector)
+        answers = {
+            result.code: supervision.Answer("3" if result.kind == "score" else "pass", f"Note {label}")
+            for result in inspection.results
+        }
+        critical = next(result for result in inspection.results if result.critical)
+        answers[critical.code] = supervision.Answer("fail", f"Failed {label}")
+        (finding,) = supervision.answer_items(
+            inspection,
+            answers,
+            inspector,
+            photos={critical.code: [(PNG + b"ins" + label.encode(), f"ins-{label}.png")]},
+        )
+        finding.root_cause = f"Root cause {label}"
+        supervision.submit_inspection(inspection, inspector, f"Summary {label}")
+        action = supervision.add_action(
+            finding, reviewer, description=f"Measure {label}", owner=None, due_on=None, today=today
+        )
+        supervision.review_inspection(inspection, reviewer, f"Reviewed {label}")
+        owner = action.owner
+        supervision.start_action(action, owner)
+        supervision.complete_action(
+            action, owner, f"Evidence {label}", photos=[(PNG + b"fix" + label.encode(), f"fix-{label}.png")]
+        )
+        supervision.verify_action(action, reviewer, f"Verified {label}", today=today)
+        supervision.record_reward_penalty(
+            reviewer,
+            kind=RewardKind.REWARD,
+            store=store,
+            staff=owner,
+            inspection=inspection,
+            reason=f"Reward {label}",
+            decided_on=today,
+        )
+    db.session.add(
+        ReportRun(period_start=today, period_end=today, scope={"kind": "all", "ids": []}, message=f"Run {s}")
+    )
+    db.session.flush()
+
+
+def plan_inspections(plan) -> list:
+    from repairqc.inspections.models import Inspection
+
+    return list(db.session.execute(sa.select(Inspection).where(Inspection.plan_id == plan.id)).scalars())
 
 
 def provision_seeded(letter: str, extra_rows: int) -> SeededTenant:

@@ -61,6 +61,20 @@ MATRIX: dict[str, dict[Role, str]] = {
     # cannot take bytes; they are content-addressed, so never edited. Only the owner deletes one
     # (e.g. a photo showing a customer's data, HB §6.1.2); SOPs showing it then say so.
     "StoredFile": {O: "vdx", Q: "vx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
+    # Supervision (HB ch.8): QA plans and reviews; inspectors conduct at their stores; the store
+    # manager carries out corrective actions. Statuses move only through the inspection screens.
+    "InspectionPlan": {O: "vcedx", Q: "vcedx", I: "v", A: "vx"},
+    "Inspection": {O: "vex", Q: "vex", I: "v", M: "v", A: "vx"},
+    "InspectionEvent": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
+    "InspectionItemResult": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
+    "InspectionPhoto": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
+    "Finding": {O: "vex", Q: "vex", I: "ve", M: "v", A: "vx"},
+    "CorrectiveAction": {O: "vex", Q: "vex", I: "v", M: "v", A: "vx"},
+    "CorrectiveActionEvent": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
+    "CorrectiveActionPhoto": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
+    "RewardPenalty": {O: "vcedx", Q: "vcedx", I: "v", M: "v", A: "vx"},
+    # Generated cross-store reports name every store: HQ only.
+    "ReportRun": {O: "vx", Q: "vx", A: "vx"},
     # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).
     "AuditLog": {O: "vx", Q: "v", A: "vx"},
 }

@@ -21,7 +21,15 @@ from repairqc.crypto import EncryptedString, lookup_hash, normalise_email, norma
 from repairqc.db import TenantBase, utcnow
 from repairqc.errors import DomainError
 from repairqc.files.models import StoredFile
-from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
+from repairqc.models_base import (
+    LabelledEnum,
+    StoreOwned,
+    Timestamped,
+    Versioned,
+    enum_column,
+    enum_labels,
+    field,
+)
 from repairqc.standards.models import StandardVersion
 from repairqc.stores.models import Store
 
@@ -184,14 +192,6 @@ enum_labels({
     PaymentMethod.TRANSFER: _l("Bank transfer"),
     PaymentMethod.OTHER: _l("Other"),
 })  # fmt: skip
-
-
-class StoreOwned:
-    """Rows that belong to one store: store users see only their stores' rows."""
-
-    @classmethod
-    def store_scope(cls, store_ids: set[int]) -> sa.ColumnElement[bool]:
-        return cls.store_id.in_(store_ids)
 
 
 class Customer(StoreOwned, Timestamped, Versioned, TenantBase):

@@ -152,6 +152,8 @@ INSPECTION_SECTIONS = [
     ),
 ]
 
+#: Items judged on a scale (how well) rather than pass/fail (whether at all).
+SCORED_INSPECTION_ITEMS = {"intake-records", "maintenance-log", "training-records", "follow-ups"}
 
 #: Sample work instructions (HB §5.1.3(4), §5.2.1(1)); Markdown, in both languages.
 INTAKE_EN = """\
@@ -306,7 +308,13 @@ def handbook_document() -> dict[str, Any]:
                     "area": code,
                     "title": t(en, zh),
                     "items": [
-                        {"code": c, "text": t(i_en, i_zh), "weight": w, "critical": crit}
+                        {
+                            "code": c,
+                            "text": t(i_en, i_zh),
+                            "weight": w,
+                            "critical": crit,
+                            "kind": "score" if c in SCORED_INSPECTION_ITEMS else "pass_fail",
+                        }
                         for c, i_en, i_zh, w, crit in items
                     ],
                 }
@@ -341,6 +349,12 @@ def handbook_document() -> dict[str, Any]:
                 teamwork=10,
                 safety=10,
             ),
+        },
+        "supervision": {  # HB §8.3.2-§8.3.3
+            "effectiveness_check_days": 30,
+            "escalation_repeat_days": 7,
+            "league_tables": False,
+            "monthly_report": True,
         },
         "equipment_policy": [  # HB ch.4, §5.1.3(2)
             {

@@ -39,6 +39,7 @@ from repairqc.standards.schema import (
     EquipmentRule,
     InspectionItem,
     StandardDocument,
+    SupervisionPolicy,
     Text,
     WarrantyRule,
     problem_text,
@@ -232,6 +233,12 @@ class InspectionItemRow(Row):
     text_zh = StringField(_l("Item (Chinese)"), [InputRequired(), Length(max=500)])
     weight = FloatField(_l("Weight"), [InputRequired(), NumberRange(0.01, 100)])
     critical = BooleanField(_l("Critical"))
+    kind = SelectField(
+        _l("Answer"),
+        choices=[("pass_fail", _l("Pass / fail")), ("score", _l("Score 0–5"))],
+        default="pass_fail",
+    )
+    required = BooleanField(_l("Required"), default=True)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -239,6 +246,8 @@ class InspectionItemRow(Row):
             "text": _text(self, "text"),
             "weight": self.weight.data,
             "critical": self.critical.data,
+            "kind": self.kind.data,
+            "required": self.required.data,
         }
 
 
@@ -483,6 +492,16 @@ class InspectionEditor(Editor):
     title = _l("Store inspection template")
     tables = {"sections": _l("Sections"), "items": _l("Items (weights add up to 100)")}
     pass_mark = FloatField(_l("Pass mark (%)"), [InputRequired(), NumberRange(0, 100)])
+    # The supervision policy (HB §8.3.2-§8.3.3) is edited here, beside the template it follows up.
+    effectiveness_check_days = IntegerField(
+        _l("Effectiveness check after verification (days)"), [InputRequired(), NumberRange(1, 100_000)]
+    )
+    escalation_repeat_days = IntegerField(
+        _l("Escalate overdue corrective actions again every (days)"),
+        [InputRequired(), NumberRange(1, 100_000)],
+    )
+    league_tables = BooleanField(_l("Store managers see other stores by name in reports"))
+    monthly_report = BooleanField(_l("E-mail the monthly cross-store report to QA"))
     sections = RowList(FormField(SectionRow))
     items = RowList(FormField(InspectionItemRow))
 
@@ -507,10 +526,17 @@ class InspectionEditor(Editor):
                     "text_zh": item.text.zh,
                     "weight": item.weight,
                     "critical": item.critical,
+                    "kind": item.kind,
+                    "required": item.required,
                 }
                 for item in section.items
             ]
-        return {"pass_mark": template.pass_mark, "sections": sections, "items": items}
+        return {
+            "pass_mark": template.pass_mark,
+            "sections": sections,
+            "items": items,
+            **document.supervision.model_dump(),
+        }
 
     def refresh_choices(self) -> None:
         choices = [(row.form.code.data, row.form.code.data) for row in self.sections if row.form.code.data]
@@ -544,6 +570,7 @@ class InspectionEditor(Editor):
                 }
             )
         changed["inspection_template"] = {"pass_mark": self.pass_mark.data, "sections": sections}
+        changed["supervision"] = {name: self[name].data for name in SupervisionPolicy.model_fields}
         return changed
 
 

@@ -115,11 +115,19 @@ class QCChecklist(Strict):
         return items
 
 
+#: The highest score of a scored inspection item (0 … SCORE_MAX); pass/fail items earn all or nothing.
+SCORE_MAX = 5
+
+
 class InspectionItem(Strict):
     code: Code
     text: Text
     weight: Annotated[float, Field(gt=0, le=100)]
     critical: bool = False
+    #: Scored 0 … SCORE_MAX, or pass/fail. Added with issue #5; older documents are pass/fail.
+    kind: Literal["pass_fail", "score"] = "pass_fail"
+    #: A required item must be answered; an optional one may be "not applicable".
+    required: bool = True
 
 
 class InspectionSection(Strict):
@@ -143,6 +151,22 @@ class InspectionTemplate(Strict):
         if abs(total - 100) > 0.001:
             raise ValueError(_("The item weights add up to %(total)s, not 100.", total=f"{total:g}"))
         return self
+
+
+class SupervisionPolicy(Strict):
+    """How HQ follows up its inspections (HB §8.3.2-§8.3.3) and who sees whose results.
+
+    Added with issue #5; documents stored before then get these defaults.
+    """
+
+    #: Days after QA verifies a corrective action until its effect is checked (HB §8.3.3).
+    effectiveness_check_days: Positive = 30
+    #: An overdue corrective action is escalated again after this many days.
+    escalation_repeat_days: Positive = 7
+    #: Store managers see other stores by name in the cross-store report.
+    league_tables: bool = False
+    #: E-mail the cross-store report of the month before to QA on the 1st of each month.
+    monthly_report: bool = True
 
 
 class KpiWeights(Strict):
@@ -232,6 +256,7 @@ class StandardDocument(Strict):
     service_targets: ServiceTargets
     qc_checklists: list[QCChecklist]
     inspection_template: InspectionTemplate
+    supervision: SupervisionPolicy = Field(default_factory=SupervisionPolicy)
     training_policy: TrainingPolicy
     equipment_policy: list[EquipmentRule]
     #: Added with issue #3's SOPs; documents stored before then have none.
