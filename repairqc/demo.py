@@ -296,7 +296,8 @@ def _seed_repairs(stores: dict[str, Store], users: dict[Role, StaffUser]) -> Non
 def _seed_supervision(stores: dict[str, Store], users: dict[Role, StaffUser]) -> None:
     """HQ supervision (HB ch.8) in every state: a monthly plan over the FixFast stores, a
     reviewed inspection with a corrective action under way at Downtown, a closed one at
-    Riverside, one the inspector has not started, an internal audit plan, and a reward."""
+    Riverside, a follow-up the inspector has not started, an internal audit plan, an
+    unannounced inspection of the kiosk, and a reward."""
     from datetime import timedelta
 
     from repairqc.inspections import services as supervision
@@ -320,6 +321,15 @@ def _seed_supervision(stores: dict[str, Store], users: dict[Role, StaffUser]) ->
     )
     supervision.save_plan(audit, [stores["FF-N01"]], today=today)
     supervision.schedule_unannounced(stores["IC-01"], qa, today + timedelta(days=5), qa)
+    follow_up = InspectionPlan(
+        name="Downtown follow-up inspection",
+        kind=InspectionKind.PERIODIC,
+        recurrence=Recurrence.ONCE,
+        starts_on=today + timedelta(days=3),
+        inspector_id=inspector.id,
+        notes="Check that the calibration problem found last time is fixed.",
+    )
+    supervision.save_plan(follow_up, [stores["FF-N01"]], today=today)
 
     by_store = {i.store.code: i for i in supervision.plan_inspections(monthly)}
     for code, failing in (("FF-N01", "calibration-current"), ("FF-S01", None)):

@@ -302,3 +302,39 @@ def test_odd_row_indices_are_ignored_not_a_server_error(app, qa, alpha):
     _page, data = open_editor(qa, alpha, "equipment")
     response = post(qa, alpha, "equipment", {**data, "rules-²-equipment_type": "x"})
     assert response.status_code == 302
+
+
+def test_inspection_editor_sets_item_answers_and_the_supervision_policy(app, qa, alpha):
+    _page, data = open_editor(qa, alpha, "inspection")
+    data["items-0-kind"] = "score"
+    data.pop("items-0-required", None)  # an unticked checkbox is not sent
+    data["league_tables"] = "y"
+    data["effectiveness_check_days"] = "45"
+    data["escalation_repeat_days"] = "0"
+    refused = post(qa, alpha, "inspection", data)
+    assert refused.status_code == 400 and "Number must be between 1 and 100000." in refused.text
+    data["escalation_repeat_days"] = "2"
+    assert post(qa, alpha, "inspection", data).status_code == 302
+    saved = document(app, alpha)
+    item = saved["inspection_template"]["sections"][0]["items"][0]
+    assert (item["kind"], item["required"]) == ("score", False)
+    assert saved["supervision"] == {
+        "effectiveness_check_days": 45,
+        "escalation_repeat_days": 2,
+        "league_tables": True,
+        "monthly_report": "monthly_report" in data,
+    }
+
+
+def test_documents_stored_before_supervision_get_its_defaults():
+    from repairqc.standards.defaults import handbook_document
+    from repairqc.standards.schema import StandardDocument
+
+    old = handbook_document()
+    del old["supervision"]
+    for section in old["inspection_template"]["sections"]:
+        for item in section["items"]:
+            del item["kind"]
+    parsed = StandardDocument.model_validate(old)
+    assert parsed.supervision.effectiveness_check_days == 30 and parsed.supervision.league_tables is False
+    assert {item.kind for s in parsed.inspection_template.sections for item in s.items} == {"pass_fail"}

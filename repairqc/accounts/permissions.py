@@ -63,7 +63,7 @@ MATRIX: dict[str, dict[Role, str]] = {
     "StoredFile": {O: "vdx", Q: "vx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
     # Supervision (HB ch.8): QA plans and reviews; inspectors conduct at their stores; the store
     # manager carries out corrective actions. Statuses move only through the inspection screens.
-    "InspectionPlan": {O: "vcedx", Q: "vcedx", I: "v", A: "vx"},
+    "InspectionPlan": {O: "vcedx", Q: "vcedx", I: "v", M: "v", A: "vx"},
     "Inspection": {O: "vex", Q: "vex", I: "v", M: "v", A: "vx"},
     "InspectionEvent": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
     "InspectionItemResult": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},

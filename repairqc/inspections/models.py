@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, relationship
 
 from repairqc.accounts.models import StaffUser
 from repairqc.db import TenantBase, utcnow
+from repairqc.errors import DomainError
 from repairqc.files.models import StoredFile
 from repairqc.models_base import (
     LabelledEnum,
@@ -107,10 +109,15 @@ class InspectionPlan(Timestamped, Versioned, TenantBase):
 
     @classmethod
     def store_scope(cls, store_ids: set[int]) -> sa.ColumnElement[bool]:
-        # A plan is a store user's business when it covers one of their stores.
-        return sa.exists().where(
+        """A plan is a store user's business when it covers one of their stores, unless it is
+        unannounced (HB §8.2.1) and they are not its inspector."""
+        from flask_login import current_user
+
+        me = current_user.id if getattr(current_user, "is_authenticated", False) else None
+        covers = sa.exists().where(
             inspection_plan_stores.c.plan_id == cls.id, inspection_plan_stores.c.store_id.in_(store_ids)
         )
+        return sa.and_(covers, sa.or_(cls.kind != InspectionKind.UNANNOUNCED, cls.inspector_id == me))
 
     def __str__(self) -> str:
         return self.name
@@ -551,6 +558,29 @@ class RewardPenalty(StoreOwned, Timestamped, Versioned, TenantBase):
     staff: Mapped[StaffUser | None] = relationship(foreign_keys=[staff_id])
     inspection: Mapped[Inspection | None] = relationship()
     decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])
+
+    def validate(self) -> None:
+        """Admin forms: the person and the inspection belong to the store, amounts are positive."""
+        from repairqc.accounts.permissions import Grants
+        from repairqc.db import db
+
+        store_id = self.store.id if self.store is not None else self.store_id
+        inspection = self.inspection or (
+            db.session.get(Inspection, self.inspection_id) if self.inspection_id else None
+        )
+        if inspection is not None and inspection.store_id != store_id:
+            raise DomainError(_("The inspection is of another store."), field="inspection")
+        person = self.staff or (db.session.get(StaffUser, self.staff_id) if self.staff_id else None)
+        if person is not None:
+            stores = Grants.of(person).visible_stores()
+            if stores is not None and store_id not in stores:
+                raise DomainError(
+                    _("%(name)s does not work at this store.", name=person.full_name), field="staff"
+                )
+        if self.amount_cents is not None and self.amount_cents < 0:
+            raise DomainError(_("The amount cannot be negative."), field="amount")
+        if not (self.reason or "").strip():
+            raise DomainError(_("Give the reason."), field="reason")
 
     def __str__(self) -> str:
         return f"{self.kind.label}: {self.reason[:60]}"

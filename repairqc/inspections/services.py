@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
@@ -42,6 +42,7 @@ from repairqc.inspections.models import (
     RewardPenalty,
     Severity,
 )
+from repairqc.models_base import Versioned
 from repairqc.standards.schema import SCORE_MAX, StandardDocument
 from repairqc.standards.services import effective_for_store, version_on
 from repairqc.stores.models import Store
@@ -180,6 +181,27 @@ def generate_due_inspections(today: date) -> int:
     return sum(len(schedule_plan(plan, today)) for plan in plans)
 
 
+def deactivate_plan(plan: InspectionPlan, today: date) -> int:
+    """Stop the plan; its inspections not yet due and not started are withdrawn (they hold
+    nothing but a date), while missed ones stay as the overdue record they are. Returns how many
+    were withdrawn."""
+    plan.is_active = False
+    plan.next_occurrence_on = None
+    withdrawn = list(
+        db.session.execute(
+            sa.select(Inspection).where(
+                Inspection.plan_id == plan.id,
+                Inspection.status == InspectionStatus.SCHEDULED,
+                Inspection.due_on >= today,
+            )
+        ).scalars()
+    )
+    for inspection in withdrawn:
+        db.session.delete(inspection)
+    db.session.flush()
+    return len(withdrawn)
+
+
 def plan_inspections(plan: InspectionPlan) -> list[Inspection]:
     return list(
         db.session.execute(
@@ -245,7 +267,7 @@ def _require(allowed: bool, message: str) -> None:
         raise Refused(message)
 
 
-def check_version(record: Inspection | CorrectiveAction | Finding, expected: int | None) -> None:
+def check_version(record: Versioned, expected: int | None) -> None:
     if expected is not None and expected != record.version:
         raise Conflict(
             _("Someone else changed this record at the same time. Nothing was saved; reload and try again.")
@@ -259,7 +281,9 @@ _INSPECTION_MOVES = {
     InspectionStatus.IN_PROGRESS: {InspectionStatus.SUBMITTED},
     InspectionStatus.SUBMITTED: {InspectionStatus.REVIEWED, InspectionStatus.IN_PROGRESS},
     InspectionStatus.REVIEWED: {InspectionStatus.CLOSED},
-    InspectionStatus.CLOSED: set(),
+    # A corrective action reopened after the close (a failed effectiveness check) reopens the
+    # follow-up of its inspection: it is not settled while an action is open (HB §8.3.2).
+    InspectionStatus.CLOSED: {InspectionStatus.REVIEWED},
 }
 
 
@@ -761,6 +785,10 @@ def reopen_action(
     if not (comment or "").strip():
         raise DomainError(_("Say why the action is reopened."), field="comment")
     _move_action(action, ActionStatus.REOPENED, user, comment.strip())
+    inspection = action.finding.inspection
+    if inspection.status is InspectionStatus.CLOSED:
+        _move_inspection(inspection, InspectionStatus.REVIEWED, user, comment.strip())
+        inspection.closed_at = None
     if action.due_on < today:
         action.due_on = default_due_on(action.store, today)
     action.escalated_on = None
@@ -785,7 +813,11 @@ def record_effectiveness(
         action.effectiveness_checked_at = utcnow()
     else:
         _action_event(
-            action, ActionStatus.VERIFIED, ActionStatus.VERIFIED, user, (note or "").strip() or None
+            action,
+            ActionStatus.VERIFIED,
+            ActionStatus.VERIFIED,
+            user,
+            " ".join(filter(None, [_("Effectiveness check: effective."), (note or "").strip()])),
         )
 
 
@@ -907,5 +939,5 @@ def describe_due(day: date, today: date) -> str:
     if delta == 0:
         return _("due today")
     if delta < 0:
-        return _("%(days)s days overdue", days=-delta)
+        return ngettext("%(num)s day overdue", "%(num)s days overdue", -delta)
     return _("due %(date)s", date=format_date(day))
