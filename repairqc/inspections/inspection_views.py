@@ -173,7 +173,7 @@ class InspectionView(SupervisionAccess):
         if store_id not in {s.id for s in stores}:
             store_id = None  # another store, or garbage: every store the user sees
         statement = scoped_select(Inspection).options(
-            selectinload(Inspection.store), selectinload(Inspection.inspector)
+            selectinload(Inspection.store), selectinload(Inspection.inspector), selectinload(Inspection.plan)
         )
         day = today()
         if tab == "mine":
