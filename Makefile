@@ -25,8 +25,10 @@ translations:
 run: install
 	REPAIRQC_ENV=development SESSION_COOKIE_SECURE=false MAIL_BACKEND=console PREFERRED_URL_SCHEME=http \
 	SMS_BACKEND=console SERVER_PORT=$(PORT) $(BIN)/flask --app repairqc demo
-	REPAIRQC_ENV=development SESSION_COOKIE_SECURE=false MAIL_BACKEND=console PREFERRED_URL_SCHEME=http \
-	SMS_BACKEND=console SERVER_PORT=$(PORT) $(BIN)/flask --app repairqc run --host 127.0.0.1 --port $(PORT)
+	# the periodic jobs (inspections, escalations, reports) in-process beside the server, stopped with it
+	export REPAIRQC_ENV=development SESSION_COOKIE_SECURE=false MAIL_BACKEND=console PREFERRED_URL_SCHEME=http \
+	SMS_BACKEND=console SERVER_PORT=$(PORT); $(BIN)/flask --app repairqc cron & cron=$$!; \
+	trap 'kill $$cron 2>/dev/null' EXIT INT TERM; $(BIN)/flask --app repairqc run --host 127.0.0.1 --port $(PORT)
 
 test: install-dev
 	$(BIN)/ruff check .

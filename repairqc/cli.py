@@ -1,4 +1,4 @@
-"""Flask CLI: `flask --app repairqc tenants|db|operators|migrate|demo|worker ...`."""
+"""Flask CLI: `flask --app repairqc tenants|db|operators|periodic|migrate|demo|worker|cron ...`."""
 
 from __future__ import annotations
 
@@ -221,19 +221,102 @@ def demo() -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
-@click.option("--queues", default=",".join(["default", "emails", "reports", "billing"]), show_default=True)
-def worker(burst: bool, queues: str) -> None:
+@click.option("--queues", default=None, help="Comma-separated. [default: every queue, with RQ_QUEUE_PREFIX]")
+def worker(burst: bool, queues: str | None) -> None:
     """Run an RQ worker (with the scheduler) whose jobs run inside their tenant."""
     from rq import Worker
 
-    from repairqc.jobs import TenantJob, redis_connection, set_worker_app
+    from repairqc.jobs import QUEUES, TenantJob, queue_name, redis_connection, set_worker_app
 
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set; without it jobs run in-process")
+    names = queues.split(",") if queues else [queue_name(name) for name in QUEUES]
     set_worker_app(current_app._get_current_object())
-    Worker(queues.split(","), connection=redis_connection(), job_class=TenantJob).work(
-        burst=burst, with_scheduler=True
-    )
+    Worker(names, connection=redis_connection(), job_class=TenantJob).work(burst=burst, with_scheduler=True)
+
+
+# --- periodic jobs (repairqc/jobs/periodic.py) -------------------------------------------------------
+
+periodic_cli = AppGroup("periodic", help="The periodic jobs: list them, or run one now.")
+
+
+@periodic_cli.command("list")
+def list_periodic() -> None:
+    """Every periodic job with its schedule (cron, UTC) and tenant job."""
+    from repairqc.jobs.periodic import PERIODIC_JOBS
+
+    for entry in PERIODIC_JOBS:
+        click.echo(f"{entry.name:<30} {entry.cron:<14} {entry.job_path}")
+        click.echo(f"{'':<30} {entry.description}")
+
+
+@periodic_cli.command("run")
+@click.argument("names", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Every periodic job, in the listed order.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Run for this day [default: today, UTC].")
+def run_periodic_now(names: tuple[str, ...], run_all: bool, today) -> None:
+    """Fan periodic job NAME out to every active tenant now (queued with Redis, run here
+    without it). The jobs are idempotent: running one twice on a day changes nothing twice."""
+    from repairqc.jobs.periodic import PERIODIC_JOBS, UnknownPeriodicJob, fan_out, periodic_job, utc_today
+
+    if run_all == bool(names):
+        raise click.UsageError("name periodic jobs or give --all (not both)")
+    try:
+        entries = list(PERIODIC_JOBS) if run_all else [periodic_job(name) for name in names]
+    except UnknownPeriodicJob as exc:
+        raise click.ClickException(str(exc)) from exc
+    day = today.date() if today else utc_today()
+    how = "queued" if current_app.config["REDIS_URL"] else "ran"
+    for entry in entries:
+        try:
+            tenants = fan_out(entry, day)
+        except ImportError as exc:
+            cause = getattr(exc, "exception", exc)  # werkzeug's ImportStringError wraps the real one
+            raise click.ClickException(f"{entry.name}: cannot import {entry.job_path} ({cause})") from exc
+        click.echo(f"{entry.name} {day.isoformat()}: {how} in {len(tenants)} tenant(s)")
+
+
+@click.command("cron")
+def cron() -> None:
+    """Fire the periodic jobs on their schedules. Run exactly one of these.
+
+    With REDIS_URL: rq's CronScheduler enqueues them for the workers. Without: they run in
+    this process, so the embedded default gets its daily sweeps too."""
+    import logging
+    import time
+    from datetime import UTC, datetime
+
+    from rq.cron import CronScheduler
+
+    from repairqc.jobs import redis_connection
+    from repairqc.jobs.periodic import InProcessCron, fan_out, register_periodic_jobs
+
+    if current_app.config["REDIS_URL"]:
+        scheduler = CronScheduler(connection=redis_connection())
+        for cron_job in register_periodic_jobs(scheduler):
+            click.echo(f"registered {cron_job.name} ({cron_job.cron}, UTC) on {cron_job.queue_name}")
+        scheduler.start()
+        return
+
+    logger = logging.getLogger("repairqc.cron")
+    schedule = InProcessCron()
+    click.echo("no REDIS_URL: running the periodic jobs in this process (Ctrl-C stops)")
+    for entry in schedule.entries:
+        click.echo(f"  {entry.name:<30} next at {schedule.next_at[entry.name]:%Y-%m-%d %H:%M} UTC")
+    try:
+        while True:
+            now = datetime.now(UTC)
+            for entry in schedule.due(now):
+                try:
+                    tenants = fan_out(entry, now.date())
+                    logger.warning("periodic %s ran in %s tenant(s)", entry.name, len(tenants))
+                except Exception:  # one broken entry must not stop the others' schedules
+                    logger.exception("periodic %s failed", entry.name)
+                finally:
+                    db.control.remove()  # a fresh control session each round: no stale reads
+            time.sleep(schedule.seconds_to_next(datetime.now(UTC)))
+    except KeyboardInterrupt:
+        click.echo("cron stopped")
 
 
 @crypto_cli.command("rotate")
@@ -255,5 +338,15 @@ def rotate_keys(slugs: tuple[str, ...], all_tenants: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (tenants_cli, db_cli, operators_cli, crypto_cli, migrate, demo, worker):
+    for command in (
+        tenants_cli,
+        db_cli,
+        operators_cli,
+        crypto_cli,
+        periodic_cli,
+        migrate,
+        demo,
+        worker,
+        cron,
+    ):
         app.cli.add_command(command)

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "DATABASE_URL": ("", "control-plane database; empty = SQLite file in the instance folder"),
     "TENANT_DATA_DIR": ("", "SQLite only: folder of the per-tenant files; empty = instance/tenants"),
     "REDIS_URL": ("", "RQ queue and rate-limit storage; empty = jobs run in-process"),
+    "RQ_QUEUE_PREFIX": ("", "prefix of every RQ queue name (deployments or test runs sharing one Redis)"),
     "BASE_DOMAIN": ("localhost", "tenants are served at <slug>.BASE_DOMAIN; operators at BASE_DOMAIN"),
     "PREFERRED_URL_SCHEME": ("https", "scheme used in links sent by email"),
     "SERVER_PORT": ("", "port appended to links sent by email (development only)"),

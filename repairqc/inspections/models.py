@@ -117,7 +117,13 @@ class InspectionPlan(Timestamped, Versioned, TenantBase):
         covers = sa.exists().where(
             inspection_plan_stores.c.plan_id == cls.id, inspection_plan_stores.c.store_id.in_(store_ids)
         )
-        return sa.and_(covers, sa.or_(cls.kind != InspectionKind.UNANNOUNCED, cls.inspector_id == me))
+        return sa.and_(
+            covers,
+            sa.or_(
+                cls.kind != InspectionKind.UNANNOUNCED,
+                cls.inspector_id == me if me is not None else sa.false(),
+            ),
+        )
 
     def __str__(self) -> str:
         return self.name
@@ -216,7 +222,7 @@ class Inspection(StoreOwned, Timestamped, Versioned, TenantBase):
         announced = sa.or_(
             cls.kind != InspectionKind.UNANNOUNCED,
             cls.status != InspectionStatus.SCHEDULED,
-            cls.inspector_id == me,
+            cls.inspector_id == me if me is not None else sa.false(),
         )
         return sa.and_(cls.store_id.in_(store_ids), announced)
 

@@ -60,8 +60,14 @@ def redis_connection() -> Redis:
     return conn
 
 
+def queue_name(name: str) -> str:
+    """The Redis name of queue `name`: RQ_QUEUE_PREFIX lets deployments (or test runs) share
+    one Redis without taking each other's jobs."""
+    return f"{current_app.config['RQ_QUEUE_PREFIX']}{name}"
+
+
 def queue(name: str) -> Queue:
-    return Queue(name, connection=redis_connection(), job_class=TenantJob)
+    return Queue(queue_name(name), connection=redis_connection(), job_class=TenantJob)
 
 
 def enqueue(func: Callable[..., Any], *args: Any, tenant: TenantRef | None = None) -> str | None:

@@ -1,0 +1,165 @@
+"""Periodic jobs (design.md §5): one declared list, one fan-out, one scheduler.
+
+Each entry names a tenant job that takes the day as an ISO date. The platform job
+`run_periodic` queues that tenant job once in every active tenant; suspended and cancelled
+tenants are skipped. `flask --app repairqc cron` fires the entries on their cron strings: with
+Redis it runs rq's `CronScheduler`, which only enqueues `run_periodic` (workers do the work;
+run exactly one `cron` process), and without Redis a small loop runs them in-process, so the
+embedded default gets its sweeps too. Every tenant job is idempotent: a duplicate scheduler, a
+retry or a manual `flask periodic run` on the same day changes nothing twice.
+
+Cron strings are in UTC and the day passed on is the UTC date when the fan-out runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from croniter import croniter
+from rq.cron import CronJob, CronScheduler
+from werkzeug.utils import import_string
+
+from repairqc.db import TenantRef, db
+from repairqc.jobs import enqueue, job, queue_name
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    #: Dotted path of the tenant job `func(today_iso)`, imported when it runs, so the list
+    #: stays readable even while a domain's jobs are not loaded.
+    job_path: str
+    #: minute hour day-of-month month day-of-week, in UTC.
+    cron: str
+    description: str
+
+    def tenant_job(self) -> Callable[[str], Any]:
+        return import_string(self.job_path)
+
+
+#: Every periodic job of the product. Times are UTC: the sweeps run before the working day in
+#: Asia and Europe; the generation runs first so the escalation sees today's inspections.
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob(
+        "generate-inspections",
+        "repairqc.inspections.tasks.generate_inspections",
+        "10 0 * * *",
+        "Make the scheduled inspections of every active plan, 14 days ahead (HB §8.2.2)",
+    ),
+    PeriodicJob(
+        "escalate-corrective-actions",
+        "repairqc.inspections.tasks.escalate_corrective_actions",
+        "0 1 * * *",
+        "E-mail overdue corrective actions to their owner and QA (HB §8.3.2)",
+    ),
+    PeriodicJob(
+        "monthly-report",
+        "repairqc.reports.tasks.send_monthly_report",
+        "0 2 1 * *",
+        "E-mail last month's cross-store report to QA as PDF (HB §5.2.2)",
+    ),
+)
+
+
+class UnknownPeriodicJob(KeyError):
+    def __str__(self) -> str:
+        names = ", ".join(entry.name for entry in PERIODIC_JOBS)
+        return f"no periodic job {self.args[0]!r} (known: {names})"
+
+
+def periodic_job(name: str) -> PeriodicJob:
+    for entry in PERIODIC_JOBS:
+        if entry.name == name:
+            return entry
+    raise UnknownPeriodicJob(name)
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def active_tenants() -> list[TenantRef]:
+    from repairqc.tenants.models import Tenant, TenantStatus
+
+    tenants = db.control.execute(
+        sa.select(Tenant).where(Tenant.status == TenantStatus.ACTIVE).order_by(Tenant.id)
+    ).scalars()
+    return [tenant.ref for tenant in tenants]
+
+
+def fan_out(entry: PeriodicJob, today: date) -> list[TenantRef]:
+    """Queue `entry`'s tenant job in every active tenant (run now, one after the other, when
+    there is no Redis); returns the tenants reached."""
+    func = entry.tenant_job()
+    tenants = active_tenants()
+    for tenant in tenants:
+        enqueue(func, today.isoformat(), tenant=tenant)
+    return tenants
+
+
+@job(queue="default", timeout=300, platform=True)
+def run_periodic(name: str, today_iso: str | None = None) -> list[str]:
+    """The platform job the scheduler enqueues: fan `name` out to every active tenant.
+
+    The scheduler passes no day, so a job that waited in the queue past midnight still runs
+    for the day it actually runs on."""
+    today = date.fromisoformat(today_iso) if today_iso else utc_today()
+    return [tenant.slug for tenant in fan_out(periodic_job(name), today)]
+
+
+# --- the schedulers --------------------------------------------------------------------------------
+
+
+def register_periodic_jobs(scheduler: CronScheduler) -> list[CronJob]:
+    """Register every entry with rq's CronScheduler as a `run_periodic` job.
+
+    `tenant_id: None` in the meta marks it a platform job for `TenantJob`, which refuses any
+    job whose meta lacks the key."""
+    spec = run_periodic.job_spec  # type: ignore[attr-defined]
+    return [
+        scheduler.register(
+            run_periodic,
+            queue_name(spec.queue),
+            args=(entry.name,),
+            cron=entry.cron,
+            name=queue_name(f"periodic:{entry.name}"),  # one history per deployment sharing a Redis
+            meta={"tenant_id": None},
+            job_timeout=spec.timeout,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+        for entry in PERIODIC_JOBS
+    ]
+
+
+class InProcessCron:
+    """The embedded default's scheduler: the same cron strings, fired in this process.
+
+    Like rq's scheduler it starts counting from `start`: a time missed while nothing ran is
+    not made up (the next day's sweep catches up, since the sweeps are idempotent)."""
+
+    def __init__(self, entries: Iterable[PeriodicJob] = PERIODIC_JOBS, start: datetime | None = None):
+        self.entries = tuple(entries)
+        start = start or datetime.now(UTC)
+        self.next_at = {entry.name: self._after(entry, start) for entry in self.entries}
+
+    @staticmethod
+    def _after(entry: PeriodicJob, moment: datetime) -> datetime:
+        return croniter(entry.cron, moment).get_next(datetime)
+
+    def due(self, now: datetime) -> list[PeriodicJob]:
+        """The entries whose time has come, each moved on to its next time after `now`."""
+        due = [entry for entry in self.entries if self.next_at[entry.name] <= now]
+        for entry in due:
+            self.next_at[entry.name] = self._after(entry, now)
+        return due
+
+    def seconds_to_next(self, now: datetime) -> float:
+        """How long to sleep: until the next time, at most a minute (clock changes, ^C)."""
+        if not self.next_at:
+            return 60.0
+        return max(0.0, min(60.0, (min(self.next_at.values()) - now).total_seconds()))
