@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, relationship, validates
 
 from repairqc.accounts.models import StaffUser
 from repairqc.crypto import EncryptedString, lookup_hash, normalise_email, normalise_phone
-from repairqc.db import TenantBase, utcnow
+from repairqc.db import TenantBase, TenantSession, utcnow
 from repairqc.errors import DomainError
 from repairqc.files.models import StoredFile
 from repairqc.models_base import (
@@ -311,6 +311,9 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
     __chapter__ = "ch2"
     __table_args__ = (
         sa.Index("ix_repair_orders_store_status", "store_id", "status"),
+        # The report's period filters (received in / delivered in the period).
+        sa.Index("ix_repair_orders_received_at", "received_at"),
+        sa.Index("ix_repair_orders_delivered_at", "delivered_at"),
         sa.UniqueConstraint("store_id", "number"),
     )
 
@@ -368,6 +371,11 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
         _l("Warranty rework of"), sa.ForeignKey("repair_orders.id"), index=True, info={"readonly": True}
     )
     closed_at: Mapped[datetime | None] = field(_l("Closed at"), info={"readonly": True})
+    # Quality facts the cross-store report counts over a million orders (HB §5.2.2): kept on the
+    # order by `_keep_quality_facts` so the report scans orders instead of probing two other
+    # tables per order.
+    qc_failed_at: Mapped[datetime | None] = field(_l("First failed QC at"), info={"readonly": True})
+    reworked_at: Mapped[datetime | None] = field(_l("Came back under warranty at"), info={"readonly": True})
     #: Part of every tracking link; replacing it revokes the links already sent.
     tracking_nonce: Mapped[str] = field(
         _l("Tracking key"),
@@ -764,3 +772,18 @@ class QCCheckResult(StoreOwned, TenantBase):
 
     def __str__(self) -> str:
         return self.item_code
+
+
+@sa.event.listens_for(TenantSession, "before_flush")
+def _keep_quality_facts(session, flush_context, instances) -> None:
+    """Stamp an order's first failed QC check and its first warranty rework on the order itself,
+    whatever code path writes them (workflow services, admin, tests)."""
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, QCCheck) and obj.status is QCCheckStatus.FAILED:
+            order = obj.repair_order or session.get(RepairOrder, obj.repair_order_id)
+            if order is not None and order.qc_failed_at is None:
+                order.qc_failed_at = obj.finished_at or utcnow()
+        elif isinstance(obj, RepairOrder) and obj in session.new and (obj.rework_of or obj.rework_of_id):
+            original = obj.rework_of or session.get(RepairOrder, obj.rework_of_id)
+            if original is not None and original.reworked_at is None:
+                original.reworked_at = obj.received_at or utcnow()

@@ -1,0 +1,173 @@
+"""The provider interface of the cross-store report (HB §5.2.2, ch.8).
+
+Each domain contributes its columns without the report knowing its tables: a provider names
+its columns and, for a period and a set of stores, returns one dict of values per store. The
+report service adds the rest (tenant average, ranking, change against the previous period,
+control limits, charts, exports) from the columns' kinds alone.
+
+Rules for a provider, so the report stays fast at a million orders:
+
+* `collect` aggregates in SQL, grouped by `store_id` (a handful of queries whatever the number
+  of orders or stores); it never loads rows into Python to count them.
+* A rate is returned as a `Ratio` (numerator, denominator), not as a finished percentage: the
+  tenant average then pools the stores (Σx / Σn) and the p-chart needs both numbers.
+* Periods are whole UTC days, `start` and `end` inclusive (`utc_bounds`).
+
+A later module (customer satisfaction, complaints, calibration, training) writes a class like
+`repairs.reporting.RepairsProvider` and calls `register(TheProvider())` from its
+`reporting.py`, which `providers()` imports (see `PROVIDER_MODULES`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from repairqc.db import db
+
+#: Modules whose import registers a provider, in the order their columns appear.
+PROVIDER_MODULES = ("repairqc.inspections.reporting", "repairqc.repairs.reporting")
+
+#: count: a number of things; percent: a Ratio shown as %; days: a duration; score: 0-100 %.
+KINDS = ("count", "percent", "days", "score")
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """x of n: a rate kept as its two counts. Its value is None when n is 0 (nothing to rate)."""
+
+    x: int
+    n: int
+
+    @property
+    def value(self) -> float | None:
+        return 100.0 * self.x / self.n if self.n else None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: Any  # a lazy translatable string
+    kind: str
+    #: True: more is better; False: less is better; None: neither (a plain count).
+    higher_is_better: bool | None = None
+    #: The name of a `ServiceTargets` field holding the target, from the standard in force.
+    target: str | None = None
+    help: Any = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown column kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class ControlChart:
+    """A p-chart across stores for one percent column (HB §5.2.2 periodic statistical analysis).
+
+    `complement` charts the rate of the *other* outcome: the QC first-pass column gives the
+    QC-failure rate (n - x of n).
+    """
+
+    key: str
+    label: Any
+    column: str
+    complement: bool = False
+
+
+StoreValues = dict[int, dict[str, Any]]
+
+
+class ReportProvider(Protocol):
+    key: str
+    title: Any
+    columns: tuple[Column, ...]
+    control_charts: tuple[ControlChart, ...]
+    #: Columns drawn in the monthly trend chart.
+    trend_columns: tuple[str, ...]
+
+    def collect(self, start: date, end: date, store_ids: Sequence[int]) -> StoreValues:
+        """{store_id: {column key: value}} for stores with anything to report; missing = none."""
+        ...
+
+
+_registry: dict[str, ReportProvider] = {}
+
+
+def register(provider: ReportProvider) -> ReportProvider:
+    _registry[provider.key] = provider
+    return provider
+
+
+def providers() -> list[ReportProvider]:
+    for module in PROVIDER_MODULES:
+        importlib.import_module(module)
+    order = {module.rsplit(".", 2)[1]: i for i, module in enumerate(PROVIDER_MODULES)}
+    return sorted(_registry.values(), key=lambda p: order.get(p.key, len(order)))
+
+
+# --- helpers for providers' SQL ---------------------------------------------------------------------
+
+
+def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, end+1 00:00) in UTC: compare timestamps with >= and <."""
+    return (
+        datetime.combine(start, time(), tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC),
+    )
+
+
+def is_postgresql() -> bool:
+    return db.backend == "postgresql"
+
+
+def days_between(later: sa.ColumnElement, earlier: sa.ColumnElement) -> sa.ColumnElement[float]:
+    """`later - earlier` in days (fractional), in SQL on either backend."""
+    if is_postgresql():
+        return sa.extract("epoch", later - earlier) / 86400.0
+    return sa.func.julianday(later) - sa.func.julianday(earlier)
+
+
+def utc_date(timestamp: sa.ColumnElement) -> sa.ColumnElement:
+    """The UTC calendar day of a timestamp column, comparable with a DATE column."""
+    if is_postgresql():
+        return sa.cast(sa.func.timezone("UTC", timestamp), sa.Date)
+    return sa.func.date(timestamp)
+
+
+def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    """COUNT(*) FILTER (WHERE condition), written portably as SUM(CASE ...)."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def median_by_store(
+    value: sa.ColumnElement[float], where: Sequence[sa.ColumnElement[bool]], store_id: sa.ColumnElement[int]
+) -> dict[int, float]:
+    """The median of `value` per store over the rows matching `where`, computed in SQL.
+
+    PostgreSQL: percentile_cont(0.5). SQLite has no percentile aggregate: number the rows of
+    each store in order (a window function) and average the one or two middle ones.
+    """
+    if is_postgresql():
+        median = sa.func.percentile_cont(0.5).within_group(value)
+        rows = db.session.execute(sa.select(store_id, median).where(*where).group_by(store_id))
+        return {sid: float(m) for sid, m in rows if m is not None}
+    ranked = (
+        sa.select(
+            store_id.label("store_id"),
+            value.label("value"),
+            sa.func.row_number().over(partition_by=store_id, order_by=value).label("rn"),
+            sa.func.count().over(partition_by=store_id).label("cnt"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    middle = sa.select(ranked.c.store_id, sa.func.avg(ranked.c.value)).where(
+        ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2])
+    )
+    rows = db.session.execute(middle.group_by(ranked.c.store_id))
+    return {sid: float(m) for sid, m in rows if m is not None}
