@@ -37,7 +37,9 @@ def _init_extensions(app: Flask) -> None:
     from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
     from repairqc.i18n import select_locale
+    from repairqc.inspections.views import register_inspection_views
     from repairqc.repairs.views import register_repair_views
+    from repairqc.reports.views import register_report_views
     from repairqc.standards.views import register_standards_view
 
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -65,6 +67,8 @@ def _init_extensions(app: Flask) -> None:
     register_tenant_views(admin)
     register_standards_view(admin)
     register_repair_views(admin)
+    register_inspection_views(admin)
+    register_report_views(admin)
     app.after_request(declare_language)
 
 
