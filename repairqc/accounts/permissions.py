@@ -64,11 +64,11 @@ MATRIX: dict[str, dict[Role, str]] = {
     # Supervision (HB ch.8): QA plans and reviews; inspectors conduct at their stores; the store
     # manager carries out corrective actions. Statuses move only through the inspection screens.
     "InspectionPlan": {O: "vcedx", Q: "vcedx", I: "v", M: "v", A: "vx"},
-    "Inspection": {O: "vex", Q: "vex", I: "v", M: "v", A: "vx"},
+    "Inspection": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
     "InspectionEvent": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
     "InspectionItemResult": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
     "InspectionPhoto": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
-    "Finding": {O: "vex", Q: "vex", I: "ve", M: "v", A: "vx"},
+    "Finding": {O: "vex", Q: "vex", I: "v", M: "v", A: "vx"},
     "CorrectiveAction": {O: "vex", Q: "vex", I: "v", M: "v", A: "vx"},
     "CorrectiveActionEvent": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
     "CorrectiveActionPhoto": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},

@@ -125,6 +125,12 @@ class InspectionPlan(Timestamped, Versioned, TenantBase):
             ),
         )
 
+    def validate(self) -> None:
+        """Admin forms: the rules of the plan screen (which alone can choose the stores)."""
+        from repairqc.inspections.services import check_plan
+
+        check_plan(self, list(self.stores))
+
     def __str__(self) -> str:
         return self.name
 
@@ -171,8 +177,12 @@ class Inspection(StoreOwned, Timestamped, Versioned, TenantBase):
         _l("Plan"), sa.ForeignKey("inspection_plans.id"), index=True, info={"readonly": True}
     )
     kind: Mapped[InspectionKind] = field(_l("Kind"), enum_column(InspectionKind), info={"readonly": True})
-    inspector_id: Mapped[int | None] = field(_l("Inspector"), sa.ForeignKey("staff_users.id"), index=True)
-    due_on: Mapped[date] = field(_l("Due on"))
+    # Set by the plan and by starting (HB §8.3.1 keeps who inspected): never rewritten by a form,
+    # which could also make a reviewer out of the inspector.
+    inspector_id: Mapped[int | None] = field(
+        _l("Inspector"), sa.ForeignKey("staff_users.id"), index=True, info={"readonly": True}
+    )
+    due_on: Mapped[date] = field(_l("Due on"), info={"readonly": True})
     status: Mapped[InspectionStatus] = field(
         _l("Status"),
         enum_column(InspectionStatus),
@@ -183,7 +193,10 @@ class Inspection(StoreOwned, Timestamped, Versioned, TenantBase):
         _l("Standard version"), sa.ForeignKey("standard_versions.id"), info={"readonly": True}
     )
     place: Mapped[str | None] = field(
-        _l("Place"), sa.String(300), help=_l("Where in the store, if not the whole store")
+        _l("Place"),
+        sa.String(300),
+        help=_l("Where in the store, if not the whole store"),
+        info={"readonly": True},
     )
     summary: Mapped[str | None] = field(_l("Summary"), sa.Text, info={"readonly": True})
     started_at: Mapped[datetime | None] = field(_l("Started at"), info={"readonly": True})
@@ -254,6 +267,12 @@ class InspectionEvent(StoreOwned, TenantBase):
     store: Mapped[Store] = relationship()
     inspection: Mapped[Inspection] = relationship(back_populates="events")
     actor: Mapped[StaffUser | None] = relationship()
+
+    @classmethod
+    def store_scope(cls, store_ids: set[int]) -> sa.ColumnElement[bool]:
+        # Through the inspection: the "scheduled" event of an unannounced visit would tell the
+        # store its date.
+        return sa.exists().where(Inspection.id == cls.inspection_id, Inspection.store_scope(store_ids))
 
 
 class InspectionItemResult(StoreOwned, TenantBase):
@@ -470,6 +489,22 @@ class CorrectiveAction(StoreOwned, Timestamped, Versioned, TenantBase):
     photos: Mapped[list[CorrectiveActionPhoto]] = relationship(
         back_populates="action", order_by="CorrectiveActionPhoto.id", cascade="all, delete-orphan"
     )
+
+    def validate(self) -> None:
+        """Admin forms: the owner works at the action's store (escalations mail them the finding)
+        and a changed due date is not in the past."""
+        from repairqc.accounts.permissions import Grants
+        from repairqc.db import db
+
+        # The form sets the relationship; owner_id follows only at the flush.
+        owner = self.owner or (db.session.get(StaffUser, self.owner_id) if self.owner_id else None)
+        if owner is None:
+            raise DomainError(_("Choose the owner."), field="owner")
+        stores = Grants.of(owner).visible_stores()
+        if not owner.is_active or (stores is not None and self.store_id not in stores):
+            raise DomainError(_("%(name)s does not work at this store.", name=owner.full_name), field="owner")
+        if sa.inspect(self).attrs.due_on.history.has_changes() and self.due_on < utcnow().date():
+            raise DomainError(_("The due date is in the past."), field="due_on")
 
     def is_overdue(self, today: date) -> bool:
         return self.status in ACTION_PENDING and self.due_on < today

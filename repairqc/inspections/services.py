@@ -9,6 +9,7 @@ one unit of work; nothing here commits.
 from __future__ import annotations
 
 import calendar
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -46,6 +47,8 @@ from repairqc.models_base import Versioned
 from repairqc.standards.schema import SCORE_MAX, StandardDocument
 from repairqc.standards.services import effective_for_store, version_on
 from repairqc.stores.models import Store
+
+logger = logging.getLogger(__name__)
 
 #: Inspections are made this many days before they are due, so they show on the calendar and
 #: the inspector can prepare; unannounced ones stay hidden from the store all the same.
@@ -127,6 +130,12 @@ def check_plan(plan: InspectionPlan, stores: list[Store]) -> None:
 def save_plan(plan: InspectionPlan, stores: list[Store], *, today: date) -> InspectionPlan:
     """Create or change a plan; inspections already made keep their dates."""
     check_plan(plan, stores)
+    if sa.inspect(plan).attrs.starts_on.history.has_changes() and plan.starts_on < today - timedelta(
+        days=366
+    ):
+        # Every missed date up to today would become an overdue inspection at once (a typed
+        # year 0202 for 2026 would make tens of thousands).
+        raise DomainError(_("The first date is more than a year ago."), field="starts_on")
     plan.stores = stores
     if plan.id is None or plan.next_occurrence_on is None or plan.next_occurrence_on < plan.starts_on:
         plan.next_occurrence_on = plan.starts_on
@@ -169,16 +178,29 @@ def schedule_plan(plan: InspectionPlan, today: date) -> list[Inspection]:
 
 def generate_due_inspections(today: date) -> int:
     """The periodic job's body: every active plan's inspections up to the horizon."""
-    plans = db.session.execute(
-        sa.select(InspectionPlan)
-        .where(
-            InspectionPlan.is_active.is_(True),
-            InspectionPlan.next_occurrence_on.is_not(None),
-            InspectionPlan.next_occurrence_on <= today + timedelta(days=SCHEDULE_AHEAD_DAYS),
+    plans = (
+        db.session.execute(
+            sa.select(InspectionPlan)
+            .where(
+                InspectionPlan.is_active.is_(True),
+                InspectionPlan.next_occurrence_on.is_not(None),
+                InspectionPlan.next_occurrence_on <= today + timedelta(days=SCHEDULE_AHEAD_DAYS),
+            )
+            .with_for_update()
         )
-        .with_for_update()
-    ).scalars()
-    return sum(len(schedule_plan(plan, today)) for plan in plans)
+        .scalars()
+        .all()
+    )
+    made = 0
+    for plan in plans:
+        # One plan that cannot be scheduled (a clash with an inspection moved by hand) must not
+        # hold up every other plan of the tenant: it is logged and tried again tomorrow.
+        try:
+            with db.session.begin_nested():
+                made += len(schedule_plan(plan, today))
+        except (sa.exc.IntegrityError, OverflowError, ValueError):
+            logger.exception("inspection plan %s could not be scheduled", plan.id)
+    return made
 
 
 def deactivate_plan(plan: InspectionPlan, today: date) -> int:

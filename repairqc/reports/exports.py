@@ -41,8 +41,18 @@ def _header(report: Report) -> list[str]:
     return names
 
 
+#: A cell starting with one of these is a formula to Excel and LibreOffice (CSV and XLSX alike).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: str | None) -> str | None:
+    """Store codes and names are typed by store managers: never let one become a formula in
+    the spreadsheet HQ opens (OWASP "CSV injection")."""
+    return f"'{value}" if value and value.startswith(_FORMULA_STARTS) else value
+
+
 def _row_values(report: Report, row: Row, number: Callable[[ReportColumn, float | None], Any]) -> list[Any]:
-    values: list[Any] = [row.rank, row.code, row.name]
+    values: list[Any] = [row.rank, _inert(row.code), _inert(row.name)]
     for rc in report.columns:
         cell = row.cells[rc.key]
         values += [number(rc, cell.value), number(rc, cell.change)]

@@ -119,7 +119,17 @@ def send_monthly_report(today_iso: str) -> str | None:
         except sa.exc.IntegrityError:
             return None  # another worker claimed this month a moment ago
     else:
-        run.status, run.message, run.progress = ReportRunStatus.QUEUED, None, 0
+        # Retrying a failed month: claimed by a conditional UPDATE, so of two workers retrying
+        # at once only one goes on.
+        claimed = db.session.execute(
+            sa.update(ReportRun)
+            .where(ReportRun.id == run.id, ReportRun.status == ReportRunStatus.FAILED)
+            .values(status=ReportRunStatus.QUEUED, message=None, progress=0)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            return None
+        db.session.refresh(run)
     recipients = [user for user in qa_recipients() if user.email]
     # The stored PDF is in the first recipient's language; each e-mail's text is in its reader's.
     first_locale = recipients[0].locale if recipients else None
@@ -128,8 +138,11 @@ def send_monthly_report(today_iso: str) -> str | None:
     try:
         pdf = make_pdf(run)
         filename = f"cross-store-report-{key}.pdf"
-        sent = []
+        # Addresses already mailed by an earlier, failed attempt are not mailed twice.
+        sent = [address for address in (run.emailed_to or "").split(", ") if address]
         for user in recipients:
+            if user.email in sent:
+                continue
             with force_locale(normalise_locale(user.locale or "") or run.language):
                 subject = _("Cross-store report for %(month)s", month=key)
                 body = _(
@@ -140,7 +153,8 @@ def send_monthly_report(today_iso: str) -> str | None:
                 )
             send_mail(user.email, subject, body, attachments=[(filename, "application/pdf", pdf)])
             sent.append(user.email)
-        run.emailed_to = ", ".join(sent) or None
+            run.emailed_to = ", ".join(sent)
+            db.session.commit()  # each address as soon as it is mailed
         if not sent:
             run.message = _("No QA manager or owner with an e-mail address: the report was not sent.")
         db.session.commit()

@@ -59,6 +59,7 @@ from repairqc.reports.services import (
     monthly_trend,
     parse_period,
     preset_period,
+    scope_stores,
     supervision_policy,
     trend_keys,
 )
@@ -133,9 +134,15 @@ class ReportForm:
         if any(i is None for i in ids):
             raise DomainError(_("Choose from the list."), field=self.scope)
         scope = check_scope(Scope(self.scope, tuple(i for i in ids if i is not None)))
-        if scope.kind == "stores" and allowed_stores is not None and not set(scope.ids) <= allowed_stores:
-            # A manager picking single other stores would learn their anonymised numbers.
-            raise DomainError(_("Choose from the list."), field="stores")
+        if (
+            scope.kind != "all"
+            and allowed_stores is not None
+            and not {store.id for store in scope_stores(scope)} <= allowed_stores
+        ):
+            # A manager narrowing the scope to other stores (a region holding one other store,
+            # single stores) would learn their anonymised numbers: only the whole tenant or
+            # scopes of their own stores.
+            raise DomainError(_("Choose from the list."), field=self.scope)
         return scope
 
     def query(self) -> dict[str, Any]:
