@@ -595,3 +595,53 @@ def test_another_tenants_plans_and_inspections_are_not_found(app, client, alpha,
     assert "SENTINEL-A" in get(client, alpha, page_of(1)).text
     # Alpha's session is not valid on beta's host.
     assert get(client, beta, page_of(beta_inspection)).status_code in (302, 401, 403)
+
+
+def test_qa_reassigns_a_scheduled_inspection_and_nobody_else_can(app, client, alpha):
+    from tests.conftest import csrf_token_from, staff, store
+
+    due = date.today() + timedelta(days=4)
+    with in_tenant(app, alpha):
+        visit = services.schedule_unannounced(
+            store(alpha, "S1"), staff(alpha, "inspector"), due, staff(alpha, "qa")
+        )
+        db.session.commit()
+        visit_id, version, owner_id = visit.id, visit.version, staff(alpha, "owner").id
+    path = f"http://{alpha.host}/admin/inspections/work/{visit_id}/"
+    sign_in(client, alpha, "inspector")
+    page = client.get(path)
+    assert 'data-testid="reassign-form"' not in page.text
+    refused = client.post(
+        path + "reassign",
+        data={
+            "csrf_token": csrf_token_from(page.text),
+            "version": version,
+            "inspector": owner_id,
+            "due_on": due,
+        },
+    )
+    assert refused.status_code == 409
+    sign_in(client, alpha, "qa")
+    page = client.get(path)
+    assert 'data-testid="reassign-form"' in page.text
+    token = csrf_token_from(page.text)
+    past = client.post(
+        path + "reassign",
+        data={"csrf_token": token, "version": version, "inspector": owner_id, "due_on": date(2020, 1, 1)},
+    )
+    assert past.status_code == 400 and "The due date is in the past." in past.text
+    later = due + timedelta(days=3)
+    moved = client.post(
+        path + "reassign",
+        data={"csrf_token": token, "version": version, "inspector": owner_id, "due_on": later},
+    )
+    assert moved.status_code == 302
+    with in_tenant(app, alpha):
+        visit = db.session.get(Inspection, visit_id)
+        assert (visit.inspector_id, visit.due_on) == (owner_id, later)
+        assert "Assigned to" in visit.events[-1].comment
+    stale = client.post(
+        path + "reassign",
+        data={"csrf_token": token, "version": version, "inspector": owner_id, "due_on": later},
+    )
+    assert stale.status_code == 409

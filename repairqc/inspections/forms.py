@@ -304,6 +304,18 @@ class ActionForm(FlaskForm):
         self.owner.choices = [(str(u.id), u.full_name) for u in owners]
 
 
+class ReassignForm(FlaskForm):
+    """QA hands a scheduled inspection to another inspector or day."""
+
+    version = HiddenField()
+    inspector = SelectField(_l("Inspector"), validate_choice=True)
+    due_on = DateField(_l("Due on"), validators=[InputRequired(_l("Enter the date of the inspection."))])
+
+    def __init__(self, *args, inspectors=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.inspector.choices = [(str(u.id), u.full_name) for u in inspectors]
+
+
 class CommentForm(FlaskForm):
     """Return to the inspector (comment required by the service) or mark reviewed."""
 

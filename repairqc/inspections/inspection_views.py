@@ -41,6 +41,7 @@ from repairqc.inspections.forms import (
     CommentForm,
     FindingForm,
     FormInvalid,
+    ReassignForm,
     field_errors,
     give_ids,
     parse_answers,
@@ -340,6 +341,27 @@ class InspectionView(SupervisionAccess):
             inspection_id, run, _("The inspection is returned to the inspector."), refused=refused
         )
 
+    @expose("/<int:inspection_id>/reassign", methods=("POST",))
+    def reassign(self, inspection_id: int):
+        form = ReassignForm(inspectors=services.inspector_candidates())
+
+        def run(inspection: Inspection) -> None:
+            validated(form)
+            inspector = db.session.get(StaffUser, int(form.inspector.data))
+            services.reassign_inspection(
+                inspection,
+                staff(),
+                inspector,
+                form.due_on.data,
+                today=today(),
+                expected_version=self._version(),
+            )
+
+        def refused(inspection: Inspection, error: DomainError):
+            return self._page(inspection, error=error, sent={"reassign": form})
+
+        return self._step(inspection_id, run, _("The inspection is reassigned."), refused=refused)
+
     @expose("/<int:inspection_id>/reviewed", methods=("POST",))
     def reviewed(self, inspection_id: int):
         form = CommentForm()
@@ -440,11 +462,19 @@ class InspectionView(SupervisionAccess):
                     form.due_on.data = default_due
                     form.finding.data = str(finding.id)
                 action_forms[finding.id] = form
+        reassigning = inspection.status is St.SCHEDULED and current_grants().has_role(*services.QA)
+        reassign = sent.get("reassign")
+        if reassign is None and reassigning:
+            reassign = ReassignForm(formdata=None, inspectors=services.inspector_candidates())
+            reassign.inspector.data = str(inspection.inspector_id or "")
+            reassign.due_on.data = inspection.due_on
         forms = {
             "finding": sent.get("finding") or FindingForm(formdata=None),
             "return": sent.get("return") or CommentForm(formdata=None),
             "review": sent.get("review") or CommentForm(formdata=None),
         }
+        if reassign is not None:
+            forms["reassign"] = reassign
         messages: list[str] = []
         if error is not None:
             refused_form = next(iter(sent.values()), None)

@@ -26,7 +26,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from repairqc.accounts.models import Role, RoleAssignment, StaffUser
+from repairqc.accounts.models import StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scope_condition, scoped_select
 from repairqc.admin.views import INT32_MAX
@@ -50,9 +50,6 @@ from repairqc.inspections.models import (
 )
 from repairqc.repairs.access import as_id, attempt, staff, today
 from repairqc.stores.models import Chain, Region, Store
-
-#: Roles that may be chosen to inspect; `services.check_plan` decides for which stores.
-INSPECTING_ROLES = (Role.OWNER, Role.QA_MANAGER, Role.INSPECTOR, Role.STORE_MANAGER)
 
 
 def unannounced_hidden() -> sa.ColumnElement[bool] | None:
@@ -82,18 +79,6 @@ def load_plan(plan_id: int, action: Action = Action.VIEW, *, for_update: bool = 
     if plan is None:
         abort(404)
     return plan
-
-
-def inspectors() -> list[StaffUser]:
-    """Active people who may be chosen to inspect (QA, inspectors, store managers for audits)."""
-    inspecting = sa.select(RoleAssignment.user_id).where(RoleAssignment.role.in_(INSPECTING_ROLES))
-    return list(
-        db.session.execute(
-            sa.select(StaffUser)
-            .where(StaffUser.id.in_(inspecting), StaffUser.is_active.is_(True))
-            .order_by(StaffUser.full_name)
-        ).scalars()
-    )
 
 
 def active_stores() -> list[Store]:
@@ -263,7 +248,7 @@ class PlanView(SupervisionAccess):
 
     @staticmethod
     def _form(plan: InspectionPlan | None, **kwargs) -> PlanForm:
-        people = inspectors()
+        people = services.inspector_candidates()
         if plan is not None and plan.inspector is not None and plan.inspector not in people:
             people.append(plan.inspector)  # keep the current choice visible even if inactive now
         chains = db.session.execute(sa.select(Chain).where(Chain.is_active.is_(True)).order_by(Chain.name))
@@ -326,10 +311,12 @@ class PlanView(SupervisionAccess):
     def unannounced(self):
         self._require_edit()
         if request.method == "GET":
-            form = UnannouncedForm(formdata=None, inspectors=inspectors(), stores=active_stores())
+            form = UnannouncedForm(
+                formdata=None, inspectors=services.inspector_candidates(), stores=active_stores()
+            )
             form.due_on.data = today()
             return self._unannounced_page(form)
-        form = UnannouncedForm(inspectors=inspectors(), stores=active_stores())
+        form = UnannouncedForm(inspectors=services.inspector_candidates(), stores=active_stores())
         created: dict = {}
 
         def run() -> None:

@@ -18,8 +18,8 @@ Definitions (period = whole UTC days from start to end inclusive; "now" = when t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -118,86 +118,121 @@ class InspectionsProvider:
     trend_columns = ("score_avg",)
 
     def collect(self, start: date, end: date, store_ids: Sequence[int]) -> StoreValues:
-        if not store_ids:
-            return {}
-        low, high = utc_bounds(start, end)
-        values: StoreValues = {}
+        return self.collect_periods([(start, end)], store_ids)[0]
 
-        def put(store_id: int, **row) -> None:
-            values.setdefault(store_id, {}).update(row)
+    def collect_periods(
+        self, periods: Sequence[tuple[date, date]], store_ids: Sequence[int]
+    ) -> list[StoreValues]:
+        """Five statements whatever the number of periods: each reads the rows of every period
+        as one UNION ALL branch per period (tagged with its index) and groups by period and store."""
+        values: list[StoreValues] = [{} for _ in periods]
+        if not store_ids or not periods:
+            return values
+
+        # One list of ids however many branches use it: the same bound parameters each time,
+        # not a copy per period (12 months x 2 x stores would near the drivers' limits).
+        stores = sa.bindparam("store_ids", list(store_ids), expanding=True)
+
+        def put(k: int, store_id: int, **row) -> None:
+            values[k].setdefault(store_id, {}).update(row)
+
+        def per_period(branch: Callable[[datetime, datetime, date, date], sa.Select]) -> sa.Subquery:
+            return sa.union_all(
+                *(
+                    branch(*utc_bounds(start, end), start, end).add_columns(
+                        sa.literal_column(str(k)).label("period")
+                    )
+                    for k, (start, end) in enumerate(periods)
+                )
+            ).subquery()
 
         i = Inspection
-        counted = [
-            i.store_id.in_(store_ids),
-            i.submitted_at >= low,
-            i.submitted_at < high,
-            i.status.in_(COUNTED),
-        ]
-        for sid, n, avg, passed, judged in db.session.execute(
-            sa.select(
-                i.store_id,
-                sa.func.count(),
-                sa.func.avg(i.score),
-                count_if(i.passed.is_(True)),
-                count_if(i.passed.is_not(None)),
+        counted = per_period(
+            lambda low, high, _start, _end: sa.select(
+                i.id, i.store_id, i.score, i.submitted_at, i.passed.label("passed")
+            ).where(
+                i.store_id.in_(stores), i.submitted_at >= low, i.submitted_at < high, i.status.in_(COUNTED)
             )
-            .where(*counted)
-            .group_by(i.store_id)
+        )
+        c = counted.c
+        for k, sid, n, avg, passed, judged in db.session.execute(
+            sa.select(
+                c.period,
+                c.store_id,
+                sa.func.count(),
+                sa.func.avg(c.score),
+                count_if(c.passed.is_(True)),
+                count_if(c.passed.is_not(None)),
+            ).group_by(c.period, c.store_id)
         ):
             put(
+                k,
                 sid,
                 inspections=int(n),
                 score_avg=None if avg is None else float(avg),
                 pass_rate=Ratio(int(passed), int(judged)),
             )
-        newest = (
-            sa.select(
-                i.store_id,
-                i.score,
-                sa.func.row_number()
-                .over(partition_by=i.store_id, order_by=(i.submitted_at.desc(), i.id.desc()))
-                .label("rn"),
-            )
-            .where(*counted)
-            .subquery()
-        )
-        for sid, score in db.session.execute(
-            sa.select(newest.c.store_id, newest.c.score).where(newest.c.rn == 1)
+        newest = sa.select(
+            c.period,
+            c.store_id,
+            c.score,
+            sa.func.row_number()
+            .over(partition_by=(c.period, c.store_id), order_by=(c.submitted_at.desc(), c.id.desc()))
+            .label("rn"),
+        ).subquery()
+        for k, sid, score in db.session.execute(
+            sa.select(newest.c.period, newest.c.store_id, newest.c.score).where(newest.c.rn == 1)
         ):
-            put(sid, score_latest=None if score is None else float(score))
+            put(k, sid, score_latest=None if score is None else float(score))
 
         f = Finding
-        raised = [f.store_id.in_(store_ids), f.raised_at >= low, f.raised_at < high]
-        severities, categories = list(SEVERITY_LABELS), list(CATEGORY_LABELS)
-        for sid, total, *counts in db.session.execute(
-            sa.select(
-                f.store_id,
-                sa.func.count(),
-                *(count_if(f.severity == s) for s in severities),
-                *(count_if(f.category == c) for c in categories),
+
+        def raised(low: datetime, high: datetime) -> list[sa.ColumnElement[bool]]:
+            return [f.store_id.in_(stores), f.raised_at >= low, f.raised_at < high]
+
+        found = per_period(
+            lambda low, high, _start, _end: sa.select(f.store_id, f.severity, f.category).where(
+                *raised(low, high)
             )
-            .where(*raised)
-            .group_by(f.store_id)
+        )
+        severities, categories = list(SEVERITY_LABELS), list(CATEGORY_LABELS)
+        keys = [f"findings_{s.value}" for s in severities] + [f"findings_{c.value}" for c in categories]
+        for k, sid, total, *counts in db.session.execute(
+            sa.select(
+                found.c.period,
+                found.c.store_id,
+                sa.func.count(),
+                *(count_if(found.c.severity == s) for s in severities),
+                *(count_if(found.c.category == c) for c in categories),
+            ).group_by(found.c.period, found.c.store_id)
         ):
-            row = {"findings": int(total)}
-            keys = [f"findings_{s.value}" for s in severities] + [f"findings_{c.value}" for c in categories]
-            row.update(zip(keys, map(int, counts), strict=True))
-            put(sid, **row)
+            put(k, sid, findings=int(total), **dict(zip(keys, map(int, counts), strict=True)))
 
         a = CorrectiveAction
-        today = utcnow().date()
-        for sid, still_open, overdue, on_time in db.session.execute(
-            sa.select(
-                a.store_id,
-                count_if(a.status != ActionStatus.VERIFIED),
-                count_if(sa.and_(a.status.in_(ACTION_PENDING), a.due_on < today)),
-                count_if(sa.and_(a.status == ActionStatus.VERIFIED, utc_date(a.done_at) <= a.due_on)),
+        actions = per_period(
+            lambda low, high, _start, _end: (
+                sa.select(a.store_id, a.status, a.due_on, a.done_at)
+                .join(f, f.id == a.finding_id)
+                .where(*raised(low, high))
             )
-            .join(f, f.id == a.finding_id)
-            .where(*raised)
-            .group_by(a.store_id)
+        )
+        today = utcnow().date()
+        for k, sid, still_open, overdue, on_time in db.session.execute(
+            sa.select(
+                actions.c.period,
+                actions.c.store_id,
+                count_if(actions.c.status != ActionStatus.VERIFIED),
+                count_if(sa.and_(actions.c.status.in_(ACTION_PENDING), actions.c.due_on < today)),
+                count_if(
+                    sa.and_(
+                        actions.c.status == ActionStatus.VERIFIED,
+                        utc_date(actions.c.done_at) <= actions.c.due_on,
+                    )
+                ),
+            ).group_by(actions.c.period, actions.c.store_id)
         ):
             put(
+                k,
                 sid,
                 actions_open=int(still_open),
                 actions_overdue=int(overdue),
@@ -205,14 +240,20 @@ class InspectionsProvider:
             )
 
         r = RewardPenalty
-        for sid, rewards, penalties in db.session.execute(
-            sa.select(
-                r.store_id, count_if(r.kind == RewardKind.REWARD), count_if(r.kind == RewardKind.PENALTY)
+        decided = per_period(
+            lambda _low, _high, start, end: sa.select(r.store_id, r.kind).where(
+                r.store_id.in_(stores), r.decided_on >= start, r.decided_on <= end
             )
-            .where(r.store_id.in_(store_ids), r.decided_on >= start, r.decided_on <= end)
-            .group_by(r.store_id)
+        )
+        for k, sid, rewards, penalties in db.session.execute(
+            sa.select(
+                decided.c.period,
+                decided.c.store_id,
+                count_if(decided.c.kind == RewardKind.REWARD),
+                count_if(decided.c.kind == RewardKind.PENALTY),
+            ).group_by(decided.c.period, decided.c.store_id)
         ):
-            put(sid, rewards=int(rewards), penalties=int(penalties))
+            put(k, sid, rewards=int(rewards), penalties=int(penalties))
         return values
 
 

@@ -249,7 +249,71 @@ def schedule_unannounced(store: Store, inspector: StaffUser, due_on: date, actor
     return inspection
 
 
+def reassign_inspection(
+    inspection: Inspection,
+    actor: StaffUser,
+    inspector: StaffUser,
+    due_on: date,
+    *,
+    today: date,
+    expected_version: int | None = None,
+) -> None:
+    """QA gives a scheduled inspection to another inspector or another day (someone is ill, a
+    store is closed). Once started, the record keeps who conducted it (HB §8.3.1)."""
+    check_version(inspection, expected_version)
+    _require(Grants.of(actor).has_role(*QA), _("Only QA reassigns inspections."))
+    if inspection.status is not InspectionStatus.SCHEDULED:
+        raise Refused(_("Only a scheduled inspection is reassigned; this one has started."))
+    if not inspector.is_active or not _may_inspect(
+        Grants.of(inspector), inspection.store_id, inspection.kind
+    ):
+        raise DomainError(
+            _("%(name)s may not inspect %(stores)s.", name=inspector.full_name, stores=inspection.store.code),
+            field="inspector",
+        )
+    if due_on < today:
+        raise DomainError(_("The due date is in the past."), field="due_on")
+    if inspection.plan_id is not None and due_on != inspection.due_on:
+        clash = db.session.execute(
+            sa.select(Inspection.id).where(
+                Inspection.plan_id == inspection.plan_id,
+                Inspection.store_id == inspection.store_id,
+                Inspection.due_on == due_on,
+                Inspection.id != inspection.id,
+            )
+        ).first()
+        if clash is not None:
+            raise DomainError(
+                _("The plan already has an inspection of this store on that day."), field="due_on"
+            )
+    inspection.inspector_id = inspector.id
+    inspection.due_on = due_on
+    _event(
+        inspection,
+        InspectionStatus.SCHEDULED,
+        InspectionStatus.SCHEDULED,
+        actor,
+        _("Assigned to %(name)s, due %(date)s.", name=inspector.full_name, date=format_date(due_on)),
+    )
+
+
 # --- who may do what ------------------------------------------------------------------------------------
+
+
+#: Roles that may be chosen to inspect; `check_plan` decides for which stores.
+INSPECTING_ROLES = (Role.OWNER, Role.QA_MANAGER, Role.INSPECTOR, Role.STORE_MANAGER)
+
+
+def inspector_candidates() -> list[StaffUser]:
+    """Active people who may be chosen to inspect (QA, inspectors, store managers for audits)."""
+    inspecting = sa.select(RoleAssignment.user_id).where(RoleAssignment.role.in_(INSPECTING_ROLES))
+    return list(
+        db.session.execute(
+            sa.select(StaffUser)
+            .where(StaffUser.id.in_(inspecting), StaffUser.is_active.is_(True))
+            .order_by(StaffUser.full_name)
+        ).scalars()
+    )
 
 
 def _may_inspect(grants: Grants, store_id: int, kind: InspectionKind) -> bool:
