@@ -15,6 +15,7 @@ from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.graphics.shapes import Drawing, Line, String
+from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
@@ -99,6 +100,8 @@ def trend_chart(
     for index, _ in enumerate(series):
         chart.lines[index].strokeColor = SERIES_COLOURS[index % len(SERIES_COLOURS)]
         chart.lines[index].strokeWidth = 2
+        # A month between empty months has no line to draw: the marker still shows it.
+        chart.lines[index].symbol = makeMarker("FilledCircle", size=4)
     drawing.add(chart)
     legend = Legend()
     legend.x, legend.y = WIDTH - 170, HEIGHT - 50
