@@ -554,6 +554,36 @@ def measure(app: Flask, bench: Bench, args: argparse.Namespace) -> list[str]:
 # --- main ------------------------------------------------------------------------------------------------
 
 
+def add_database_arguments(parser: argparse.ArgumentParser, default_name: str) -> None:
+    """The options every PostgreSQL benchmark takes: its database, the server, keeping it."""
+    parser.add_argument("--database", default=default_name)
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+
+
+def fresh_database(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, **figures
+) -> tuple[sa.Engine, str]:
+    """Print the machine and the run's figures, (re)create the benchmark database; return the
+    server's engine and the database's URL."""
+    if not args.database.replace("_", "").isalnum():
+        parser.error("--database: letters, digits and underscores only")
+    warnings.filterwarnings("ignore", message="Using the in-memory storage")
+    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+    print_machine(admin)
+    out("command", " ".join([Path(sys.executable).name, *sys.argv]))
+    for name, value in figures.items():
+        out(name, value)
+    out("load_at_start", load())
+    url = sa.make_url(args.admin_url).set(database=args.database).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        ddl.recreate_database(conn, args.database)
+    return admin, url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
@@ -573,28 +603,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE each page's slowest statement"
     )
-    parser.add_argument("--database", default="repairqc_bench_repairs")
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    add_database_arguments(parser, "repairqc_bench_repairs")
     args = parser.parse_args(argv)
     if args.stores < 1 or args.orders < 100 * args.stores:
         parser.error("--orders must be at least 100 per store (each store needs orders in repair)")
-    if not args.database.replace("_", "").isalnum():
-        parser.error("--database: letters, digits and underscores only")
-
-    warnings.filterwarnings("ignore", message="Using the in-memory storage")
-    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    print_machine(admin)
-    out("command", " ".join([Path(sys.executable).name, *sys.argv]))
-    out("orders", args.orders)
-    out("stores", args.stores)
-    out("load_at_start", load())
-    url = sa.make_url(args.admin_url).set(database=args.database).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        ddl.recreate_database(conn, args.database)
+    admin, url = fresh_database(parser, args, orders=args.orders, stores=args.stores)
     started = time.perf_counter()
     missed: list[str] = []
     try:

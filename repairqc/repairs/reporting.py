@@ -16,8 +16,9 @@ Definitions (period = whole UTC days from start to end inclusive; "now" = when t
   period, the share that no warranty rework order refers to (as of now). Target:
   `first_time_fix_target_pct`.
 
-Everything is one aggregate statement grouped by store (on SQLite plus one for the median). The
-QC failure and the warranty return are read from `RepairOrder.qc_failed_at` / `reworked_at`.
+Everything is one aggregate statement grouped by period and store, for any number of periods
+(on SQLite plus one for the median). The QC failure and the warranty return are read from
+`RepairOrder.qc_failed_at` / `reworked_at`.
 """
 
 from __future__ import annotations
@@ -35,10 +36,8 @@ from repairqc.reports.providers import (
     ControlChart,
     Ratio,
     StoreValues,
-    count_if,
     days_between,
     is_postgresql,
-    median_by_store,
     register,
     utc_bounds,
 )
@@ -99,47 +98,89 @@ class RepairsProvider:
     trend_columns = ("qc_first_pass", "rework_rate")
 
     def collect(self, start: date, end: date, store_ids: Sequence[int]) -> StoreValues:
-        if not store_ids:
-            return {}
-        low, high = utc_bounds(start, end)
+        return self.collect_periods([(start, end)], store_ids)[0]
+
+    def collect_periods(
+        self, periods: Sequence[tuple[date, date]], store_ids: Sequence[int]
+    ) -> list[StoreValues]:
+        """One statement for all the periods (the report's two, the trend's twelve months).
+
+        Per period, two branches of a UNION ALL: the orders received in it and the orders
+        delivered in it, each a range scan of its own date index (an `OR` of both ranges, or one
+        range covering all the periods, would read far more rows). The outer query sums them per
+        period and store.
+        """
+        values: list[StoreValues] = [{} for _ in periods]
+        if not store_ids or not periods:
+            return values
+        # One list of ids however many branches use it: the same bound parameters each time,
+        # not a copy per period (12 months x 2 x stores would near the drivers' limits).
+        stores = sa.bindparam("store_ids", list(store_ids), expanding=True)
         o = RepairOrder
-        received = sa.and_(o.received_at >= low, o.received_at < high)
-        delivered = sa.and_(o.delivered_at >= low, o.delivered_at < high)
-        # Stamped on the order when a check fails or a rework opens (`repairs.models`), so this
-        # stays one scan of the period's orders rather than two probes per order.
-        failed_qc = o.qc_failed_at.is_not(None)
-        came_back = o.reworked_at.is_not(None)
         is_rework = o.rework_of_id.is_not(None)
-        promised = sa.and_(delivered, o.promised_at.is_not(None))
-        turnaround = days_between(o.delivered_at, o.received_at)
-        # PostgreSQL takes the median in the same pass (an ordered-set aggregate with FILTER);
-        # SQLite has none, so it gets its own window-function statement below.
-        median = (
-            sa.func.percentile_cont(0.5).within_group(turnaround).filter(delivered)
-            if is_postgresql()
-            else sa.null()
-        )
-        statement = (
-            sa.select(
-                o.store_id,
-                count_if(received),
-                count_if(sa.and_(received, is_rework)),
-                count_if(delivered),
-                count_if(sa.and_(delivered, sa.not_(failed_qc))),
-                count_if(promised),
-                count_if(sa.and_(promised, o.delivered_at <= o.promised_at)),
-                count_if(sa.and_(delivered, sa.not_(is_rework))),
-                count_if(sa.and_(delivered, sa.not_(is_rework), sa.not_(came_back))),
-                median,
+        zero, none = sa.literal_column("0"), sa.cast(sa.null(), sa.Float)
+
+        def flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+            return sa.case((condition, 1), else_=0)
+
+        branches = []
+        for k, (start, end) in enumerate(periods):
+            low, high = utc_bounds(start, end)
+            period = sa.literal_column(str(k))
+            branches.append(
+                sa.select(
+                    period.label("period"),
+                    o.store_id.label("store_id"),
+                    sa.literal_column("1").label("received"),
+                    flag(is_rework).label("rework"),
+                    *(zero.label(name) for name in ("delivered", "first_pass", "promised", "on_time")),
+                    *(zero.label(name) for name in ("originals", "fixed")),
+                    none.label("turnaround"),
+                ).where(o.store_id.in_(stores), o.received_at >= low, o.received_at < high)
             )
-            .where(o.store_id.in_(store_ids), sa.or_(received, delivered))
-            .group_by(o.store_id)
+            # The QC failure and the warranty return are stamped on the order when a check fails
+            # or a rework opens (`repairs.models`): column reads, not probes of two other tables.
+            branches.append(
+                sa.select(
+                    period.label("period"),
+                    o.store_id.label("store_id"),
+                    zero.label("received"),
+                    zero.label("rework"),
+                    sa.literal_column("1").label("delivered"),
+                    flag(o.qc_failed_at.is_(None)).label("first_pass"),
+                    flag(o.promised_at.is_not(None)).label("promised"),
+                    flag(o.delivered_at <= o.promised_at).label("on_time"),
+                    flag(sa.not_(is_rework)).label("originals"),
+                    flag(sa.and_(sa.not_(is_rework), o.reworked_at.is_(None))).label("fixed"),
+                    days_between(o.delivered_at, o.received_at).label("turnaround"),
+                ).where(o.store_id.in_(stores), o.delivered_at >= low, o.delivered_at < high)
+            )
+        facts = sa.union_all(*branches).subquery("facts")
+        counts = (
+            "received",
+            "rework",
+            "delivered",
+            "first_pass",
+            "promised",
+            "on_time",
+            "originals",
+            "fixed",
         )
-        values: StoreValues = {}
-        for sid, rec, rew, dlv, first_pass, prom, on_time, originals, fixed, mid in db.session.execute(
+        # PostgreSQL takes the median in the same pass (percentile_cont skips the NULL turnaround
+        # of the "received" rows); SQLite has none, so it gets a window-function statement below.
+        median = (
+            sa.func.percentile_cont(0.5).within_group(facts.c.turnaround) if is_postgresql() else sa.null()
+        )
+        statement = sa.select(
+            facts.c.period,
+            facts.c.store_id,
+            *(sa.func.coalesce(sa.func.sum(facts.c[name]), 0) for name in counts),
+            median,
+        ).group_by(facts.c.period, facts.c.store_id)
+        for k, sid, rec, rew, dlv, first_pass, prom, on_time, originals, fixed, mid in db.session.execute(
             statement
         ):
-            values[sid] = {
+            values[k][sid] = {
                 "orders": int(rec),
                 "turnaround_days": None if mid is None else float(mid),
                 "on_time": Ratio(int(on_time), int(prom)),
@@ -148,9 +189,26 @@ class RepairsProvider:
                 "first_time_fix": Ratio(int(fixed), int(originals)),
             }
         if not is_postgresql():
-            medians = median_by_store(turnaround, [o.store_id.in_(store_ids), delivered], o.store_id)
-            for sid, value in medians.items():
-                values.setdefault(sid, {})["turnaround_days"] = value
+            ranked = (
+                sa.select(
+                    facts.c.period,
+                    facts.c.store_id,
+                    facts.c.turnaround,
+                    sa.func.row_number()
+                    .over(partition_by=(facts.c.period, facts.c.store_id), order_by=facts.c.turnaround)
+                    .label("rn"),
+                    sa.func.count().over(partition_by=(facts.c.period, facts.c.store_id)).label("cnt"),
+                )
+                .where(facts.c.turnaround.is_not(None))
+                .subquery("ranked")
+            )
+            middle = (
+                sa.select(ranked.c.period, ranked.c.store_id, sa.func.avg(ranked.c.turnaround))
+                .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
+                .group_by(ranked.c.period, ranked.c.store_id)
+            )
+            for k, sid, mid in db.session.execute(middle):
+                values[k].setdefault(sid, {})["turnaround_days"] = None if mid is None else float(mid)
         return values
 
 

@@ -26,7 +26,7 @@ from repairqc.accounts.models import Role
 from repairqc.accounts.permissions import Grants
 from repairqc.db import db, utcnow
 from repairqc.errors import DomainError
-from repairqc.reports.providers import Column, ControlChart, Ratio, ReportProvider, providers
+from repairqc.reports.providers import Column, ControlChart, Ratio, ReportProvider, providers, without_jit
 from repairqc.standards.schema import StandardDocument, SupervisionPolicy
 from repairqc.stores.models import Chain, Region, Store
 
@@ -87,6 +87,9 @@ def _parse_day(raw: str | None, field_name: str, label: str) -> date:
 
 
 def check_period(start: date, end: date) -> Period:
+    for name, day in (("start", start), ("end", end)):
+        if not 1900 <= day.year <= 2999:
+            raise DomainError(_("Choose a date between 1900 and 2999."), field=name)
     if end < start:
         raise DomainError(
             _("The period ends before it starts: choose an end on or after the start."), field="end"
@@ -333,12 +336,21 @@ def report_columns(document: StandardDocument | None) -> list[ReportColumn]:
     ]
 
 
-def collect(period: Period, store_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Every provider's values for the stores, merged per store."""
-    merged: dict[int, dict[str, Any]] = {sid: {} for sid in store_ids}
+def collect(periods: Sequence[Period], store_ids: Sequence[int]) -> list[dict[int, dict[str, Any]]]:
+    """Every provider's values for the stores, merged per store, one dict per period. A provider
+    with `collect_periods` answers all the periods in one go (one statement per query it has,
+    whatever the number of periods); the others are asked period by period."""
+    merged: list[dict[int, dict[str, Any]]] = [{sid: {} for sid in store_ids} for _ in periods]
+    without_jit()
+    spans = [(p.start, p.end) for p in periods]
     for provider in providers():
-        for sid, values in provider.collect(period.start, period.end, list(store_ids)).items():
-            merged.setdefault(sid, {}).update(values)
+        if hasattr(provider, "collect_periods"):
+            answers = provider.collect_periods(spans, list(store_ids))
+        else:
+            answers = [provider.collect(start, end, list(store_ids)) for start, end in spans]
+        for into, answer in zip(merged, answers, strict=True):
+            for sid, values in answer.items():
+                into.setdefault(sid, {}).update(values)
     return merged
 
 
@@ -420,8 +432,9 @@ def build_report(
     columns = report_columns(document)
     stores = scope_stores(scope)
     ids = [s.id for s in stores]
-    current = collect(period, ids)
-    before = collect(period.previous(), ids) if compare else {}
+    current, before = (
+        collect([period, period.previous()], ids) if compare else (collect([period], ids)[0], {})
+    )
     rows: list[Row] = []
     for store in stores:
         cells = {rc.key: _cell(rc.column, current.get(store.id, {}).get(rc.key)) for rc in columns}
@@ -500,15 +513,14 @@ def trend_keys() -> list[tuple[str, Any]]:
 
 def monthly_trend(end: date, store_ids: Sequence[int], months: int = 12) -> list[TrendPoint]:
     """The trend columns month by month over the `months` months up to `end`'s month, the
-    stores pooled as in the average row. One provider call per month: 12 small aggregates."""
+    stores pooled as in the average row. All the months in one provider call."""
     columns = report_columns(None)
     wanted = {key for key, _label in trend_keys()}
     chosen = [rc for rc in columns if rc.key in wanted]
+    firsts = [_month_start(end, back) for back in range(months - 1, -1, -1)]
+    per_month = collect([Period(first, min(_month_end(first), end)) for first in firsts], store_ids)
     points = []
-    for back in range(months - 1, -1, -1):
-        first = _month_start(end, back)
-        last = min(_month_end(first), end)
-        values = collect(Period(first, last), store_ids)
+    for first, values in zip(firsts, per_month, strict=True):
         cells = average_cells(
             chosen, ({rc.key: _cell(rc.column, v.get(rc.key)) for rc in chosen} for v in values.values())
         )
