@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
@@ -33,6 +34,19 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class FormInvalid(DomainError):
+    """Input that could not be read (a garbage date or number, a field too long): 400, nothing
+    saved. `fields` maps a form field's name to its messages, so the page shows each on its field.
+    """
+
+    def __init__(self, fields: Mapping[str, Iterable[str]]) -> None:
+        self.fields = {name: list(messages) for name, messages in fields.items() if name != "csrf_token"}
+        messages = [message for messages in self.fields.values() for message in messages]
+        if not messages:  # only the CSRF token was wrong
+            messages = [_("The form expired or was sent from another page. Reload it and try again.")]
+        super().__init__(" ".join(messages), field=next(iter(self.fields), None))
 
 
 def _wants_json() -> bool:

@@ -6,7 +6,7 @@ inspect which store, dates of a plan, required items, who reviews) is in `inspec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask_babel import get_locale
@@ -17,7 +17,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from repairqc.errors import DomainError
+from repairqc.errors import DomainError, FormInvalid
 from repairqc.inspections.models import (
     FindingCategory,
     InspectionItemResult,
@@ -31,20 +31,6 @@ from repairqc.standards.schema import SCORE_MAX
 
 NOTE_MAX = 2000
 TEXT_MAX = 5000
-
-
-class FormInvalid(DomainError):
-    """Input that could not be read (a garbage date, a field too long): 400, nothing saved.
-
-    `fields` maps a form field's name to its messages, so the page shows each on its field.
-    """
-
-    def __init__(self, fields: Mapping[str, Iterable[str]]) -> None:
-        self.fields = {name: list(messages) for name, messages in fields.items() if name != "csrf_token"}
-        messages = [message for messages in self.fields.values() for message in messages]
-        if not messages:  # only the CSRF token was wrong
-            messages = [_("The form expired or was sent from another page. Reload it and try again.")]
-        super().__init__(" ".join(messages), field=next(iter(self.fields), None))
 
 
 def field_errors(form: FlaskForm, error: DomainError) -> list[str]:

@@ -34,13 +34,12 @@ from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scoped_select
 from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
 from repairqc.db import db
-from repairqc.errors import DomainError
+from repairqc.errors import DomainError, FormInvalid
 from repairqc.inspections import services
 from repairqc.inspections.forms import (
     ActionForm,
     CommentForm,
     FindingForm,
-    FormInvalid,
     ReassignForm,
     field_errors,
     give_ids,
@@ -513,4 +512,4 @@ class InspectionView(SupervisionAccess):
         return page, (error.status_code if error is not None else 200)
 
 
-__all__ = ["FormInvalid", "InspectionView", "SupervisionAccess", "load_inspection"]
+__all__ = ["InspectionView", "SupervisionAccess", "load_inspection"]

@@ -22,23 +22,9 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, ValidationError
 
-from repairqc.errors import DomainError
+from repairqc.errors import DomainError, FormInvalid
 from repairqc.repairs.models import OrderPhoto, PaymentMethod, QCCheckResult
 from repairqc.repairs.services import ResultInput
-
-
-class FormInvalid(DomainError):
-    """Input that could not be read (a garbage number, a field too long): 400, nothing saved.
-
-    `fields` maps a form field's name to its messages, so the page shows each on its field.
-    """
-
-    def __init__(self, fields: Mapping[str, Iterable[str]]) -> None:
-        self.fields = {name: list(messages) for name, messages in fields.items() if name != "csrf_token"}
-        messages = [message for messages in self.fields.values() for message in messages]
-        if not messages:  # only the CSRF token was wrong
-            messages = [_("The form expired or was sent from another page. Reload it and try again.")]
-        super().__init__(" ".join(messages), field=next(iter(self.fields), None))
 
 
 def _chinese() -> bool:

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from repairqc.db import db
-from repairqc.errors import DomainError
+from repairqc.errors import DomainError, FormInvalid
 from repairqc.repairs import services, step_forms
 from repairqc.repairs.access import RepairsAccess, attempt, expected_version, load_order, staff, today
 from repairqc.repairs.models import (
@@ -38,7 +38,7 @@ from repairqc.repairs.models import (
     RepairOrder,
     RepairOrderStatus,
 )
-from repairqc.repairs.step_forms import AcceptanceForm, FormInvalid, PaymentForm, WarrantyClaimForm
+from repairqc.repairs.step_forms import AcceptanceForm, PaymentForm, WarrantyClaimForm
 from repairqc.repairs.workflow import DESK, QC_ROLES, Refused, check_version, roles_at
 
 S = RepairOrderStatus

@@ -176,3 +176,25 @@ def page(chromium_browser):
     finally:
         with contextlib.suppress(Exception):
             context.close()
+
+
+# --- several people, each in their own browser ---------------------------------------------------
+
+
+@pytest.fixture
+def contexts(chromium_browser) -> Iterator[list]:
+    """Browser contexts opened by a test (one per person), closed at its end."""
+    opened: list = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def new_page(contexts: list, browser, **options):
+    """A page in a new context of its own (cookies, viewport), closed with `contexts`."""
+    context = browser.new_context(
+        **{"locale": "en-US", "viewport": {"width": 1400, "height": 900}, **options}
+    )
+    context.set_default_timeout(10_000)
+    contexts.append(context)
+    return context.new_page()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from .conftest import DEMO_PASSWORD, REPO_ROOT, LiveServer, server_app
+from .conftest import DEMO_PASSWORD, REPO_ROOT, LiveServer, new_page, server_app
 
 pytestmark = pytest.mark.browser
 
@@ -50,24 +49,6 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 # --- the people and their browsers ---------------------------------------------------------------
-
-
-@pytest.fixture
-def contexts(chromium_browser: Browser) -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by the test, closed at its end."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def new_page(contexts: list[BrowserContext], browser: Browser, **options) -> Page:
-    context = browser.new_context(
-        **{"locale": "en-US", "viewport": {"width": 1400, "height": 900}, **options}
-    )
-    context.set_default_timeout(10_000)
-    contexts.append(context)
-    return context.new_page()
 
 
 def sign_in(page: Page, live_server: LiveServer, email: str) -> None:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from .conftest import DEMO_PASSWORD, REPO_ROOT, LiveServer
+from .conftest import DEMO_PASSWORD, REPO_ROOT, LiveServer, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -40,24 +39,6 @@ REPORT_SCREENSHOT = REPO_ROOT / "test-artifacts" / "browser-supervision-report.p
 
 
 # --- the people and their browsers ---------------------------------------------------------------
-
-
-@pytest.fixture
-def contexts(chromium_browser: Browser) -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by the test, closed at its end."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def new_page(contexts: list[BrowserContext], browser: Browser, **options) -> Page:
-    context = browser.new_context(
-        **{"locale": "en-US", "viewport": {"width": 1400, "height": 900}, **options}
-    )
-    context.set_default_timeout(10_000)
-    contexts.append(context)
-    return context.new_page()
 
 
 def sign_in(page: Page, live_server: LiveServer, email: str) -> None:
