@@ -53,7 +53,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.repairs import add_database_arguments, fresh_database, generate, make_app, provision  # noqa: E402
+from bench.repairs import (  # noqa: E402
+    add_database_arguments,
+    execute,
+    fresh_database,
+    generate,
+    make_app,
+    provision,
+)
 from bench.tenancy import load, note, out, percentile  # noqa: E402
 from repairqc.db import db, tenant_context, unit_of_work  # noqa: E402
 from repairqc.reports.providers import without_jit  # noqa: E402
@@ -71,12 +78,6 @@ TARGET_SECONDS = 1.0
 TARGET_FLOOR_RATIO = 2.0
 TARGET_MEMORY_MB = 300.0
 YEARS = 3
-
-
-def execute(label: str, sql: str, **params) -> None:
-    begin = time.perf_counter()
-    result = db.session.execute(sa.text(sql), params)
-    note(f"{label}: {result.rowcount} rows in {time.perf_counter() - begin:.1f} s")
 
 
 #: The orders that are warranty reworks of their store's previous order: 2 %, over all stores

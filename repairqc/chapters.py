@@ -1,4 +1,6 @@
-"""Admin menu groups: the handbook chapter each model serves."""
+"""Admin menu groups: the handbook chapter each model and screen serves."""
+
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -10,3 +12,9 @@ CHAPTERS = {
     "ch7": _l("Ch.7 Information and data"),
     "ch8": _l("Ch.8 Supervision and inspection"),
 }
+
+
+def add_screens(admin, chapter: str, *screens: tuple[type, Any, str, str]) -> None:
+    """Add purpose-built screens, each (view class, menu name, endpoint, URL), under a chapter."""
+    for view, name, endpoint, url in screens:
+        admin.add_view(view(name=name, endpoint=endpoint, url=url, category=CHAPTERS[chapter]))

@@ -312,7 +312,7 @@ def _seed_supervision(stores: dict[str, Store], users: dict[Role, StaffUser]) ->
         starts_on=today - timedelta(days=2),
         inspector_id=inspector.id,
     )
-    supervision.save_plan(monthly, [stores["FF-N01"], stores["FF-S01"]], today=today)
+    scheduled = supervision.save_plan(monthly, [stores["FF-N01"], stores["FF-S01"]], today=today)
     audit = InspectionPlan(
         name="Downtown quarterly self-audit",
         kind=InspectionKind.INTERNAL_AUDIT,
@@ -331,7 +331,7 @@ def _seed_supervision(stores: dict[str, Store], users: dict[Role, StaffUser]) ->
     )
     supervision.save_plan(follow_up, [stores["FF-N01"]], today=today)
 
-    by_store = {i.store.code: i for i in supervision.plan_inspections(monthly)}
+    by_store = {i.store.code: i for i in scheduled}
     for code, failing in (("FF-N01", "calibration-current"), ("FF-S01", None)):
         inspection = by_store[code]
         supervision.start_inspection(inspection, inspector)

@@ -42,7 +42,12 @@ class FormInvalid(DomainError):
     """
 
     def __init__(self, fields: Mapping[str, Iterable[str]]) -> None:
-        self.fields = {name: list(messages) for name, messages in fields.items() if name != "csrf_token"}
+        # str(): validators may give lazy strings, which " ".join() refuses.
+        self.fields = {
+            name: [str(message) for message in messages]
+            for name, messages in fields.items()
+            if name != "csrf_token"
+        }
         messages = [message for messages in self.fields.values() for message in messages]
         if not messages:  # only the CSRF token was wrong
             messages = [_("The form expired or was sent from another page. Reload it and try again.")]

@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -382,9 +382,7 @@ def seed_supervision(s: str, stores: dict, users: dict) -> None:
             inspector_id=inspector.id,
             notes=f"Plan notes {label}",
         )
-        (inspection,) = [
-            i for i in supervision.save_plan(plan, [store], today=today) and plan_inspections(plan)
-        ]
+        (inspection,) = supervision.save_plan(plan, [store], today=today)
         supervision.start_inspection(inspection, inspector)
         answers = {
             result.code: supervision.Answer("3" if result.kind == "score" else "pass", f"Note {label}")
@@ -423,12 +421,6 @@ def seed_supervision(s: str, stores: dict, users: dict) -> None:
         ReportRun(period_start=today, period_end=today, scope={"kind": "all", "ids": []}, message=f"Run {s}")
     )
     db.session.flush()
-
-
-def plan_inspections(plan) -> list:
-    from repairqc.inspections.models import Inspection
-
-    return list(db.session.execute(sa.select(Inspection).where(Inspection.plan_id == plan.id)).scalars())
 
 
 def provision_seeded(letter: str, extra_rows: int) -> SeededTenant:
@@ -520,6 +512,27 @@ def in_tenant(app: Flask, tenant: SeededTenant) -> Iterator[None]:
     """Query a tenant directly from a test (shares the test's pinned connection)."""
     with app.app_context(), tenant_context(tenant.ref):
         yield
+
+
+@pytest.fixture
+def statements() -> Callable[[], contextlib.AbstractContextManager[list[str]]]:
+    """`with statements() as seen:` — every SQL statement any engine runs inside the block,
+    lower-cased with its whitespace collapsed to single spaces (for substring assertions)."""
+
+    @contextlib.contextmanager
+    def record() -> Iterator[list[str]]:
+        seen: list[str] = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            seen.append(" ".join(statement.split()).lower())
+
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+
+    return record
 
 
 def csrf_token_from(html: str) -> str:

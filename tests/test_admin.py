@@ -3,12 +3,10 @@ form errors, edit conflicts, the audit trail and store scoping on every write pa
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
 import uuid
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import openpyxl
@@ -873,22 +871,7 @@ def test_staff_user_view_is_scoped_for_store_managers(app, alpha):
     assert alpha.users["manager"] in page.text
 
 
-@contextlib.contextmanager
-def statements() -> Iterator[list[str]]:
-    """Every SQL statement any engine runs inside the block."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement.lower())
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
-
-
-def test_lists_of_tables_that_grow_with_the_work_do_not_count_every_row(app, owner, alpha):
+def test_lists_of_tables_that_grow_with_the_work_do_not_count_every_row(app, owner, alpha, statements):
     """A COUNT(*) per page reads every matching order (bench/repairs.py); small tables keep it."""
     with statements() as seen:
         page = owner.get("/admin/repair_orders/", base_url=url(alpha))

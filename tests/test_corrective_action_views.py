@@ -142,7 +142,7 @@ def test_action_lifecycle_over_http(app, client, alpha):
     with in_tenant(app, alpha):
         inspection_id = db.session.get(CorrectiveAction, action_id).finding.inspection_id
     (link,) = re.findall(r'<a href="([^"]+)" data-testid="inspection-link"', shown.text)
-    assert link.endswith(f"/{inspection_id}/") or link.endswith(f"id={inspection_id}")
+    assert link == f"/admin/inspections/work/{inspection_id}/"
     assert get(client, alpha, link).status_code == 200
     assert 'data-testid="verify-form"' not in shown.text  # QA's step, not the manager's
     response = post(client, alpha, step(action_id, "start"), form_fields(shown.text, "start-form"))

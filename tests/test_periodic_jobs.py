@@ -17,8 +17,9 @@ from rq.job import Job, JobStatus
 from repairqc.db import current_tenant, db, unit_of_work
 from repairqc.inspections.models import Inspection, InspectionKind, InspectionPlan, Recurrence
 from repairqc.inspections.services import save_plan
-from repairqc.jobs import TenantJob, enqueue, job, periodic
+from repairqc.jobs import QUEUES, TenantJob, enqueue, job, periodic
 from repairqc.jobs.periodic import PERIODIC_JOBS, InProcessCron, PeriodicJob, run_periodic
+from repairqc.reports.models import ReportRun, ReportRunStatus
 from repairqc.tenants import services as tenants
 from repairqc.tenants.models import TenantStatus
 from tests.conftest import in_tenant, require_service, staff, store
@@ -58,30 +59,81 @@ def active_slugs() -> list[str]:
 # --- the list ----------------------------------------------------------------------------------------
 
 
-def test_the_list_has_the_supervision_sweeps_and_the_monthly_report():
-    by_name = {entry.name: entry for entry in PERIODIC_JOBS}
-    assert len(by_name) == len(PERIODIC_JOBS)  # names are unique: the CLI picks by name
-    tasks = "repairqc.inspections.tasks"
-    assert {name: (entry.job_path, entry.cron) for name, entry in by_name.items()} == {
-        "generate-inspections": (f"{tasks}.generate_inspections", "10 0 * * *"),
-        "escalate-corrective-actions": (f"{tasks}.escalate_corrective_actions", "0 1 * * *"),
-        "monthly-report": ("repairqc.reports.tasks.send_monthly_report", "0 2 1 * *"),
-    }
+def fire_times(entry: PeriodicJob, start: datetime, end: datetime) -> list[datetime]:
+    """When `entry`'s cron string fires from `start` (inclusive) to `end` (exclusive)."""
+    times, schedule = [], croniter(entry.cron, start - timedelta(microseconds=1))
+    while (moment := schedule.get_next(datetime)) < end:
+        times.append(moment)
+    return times
+
+
+YEAR = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+EVERY_DAY_OF_THE_YEAR = [date(2026, 1, 1) + timedelta(days=n) for n in range(365)]
+
+
+def test_each_entry_has_a_unique_name_a_valid_cron_string_and_a_description():
+    names = [entry.name for entry in PERIODIC_JOBS]
+    assert len(set(names)) == len(names)  # the CLI and the scheduler's history pick by name
     for entry in PERIODIC_JOBS:
         assert croniter.is_valid(entry.cron), entry.name
-        assert entry.description
-    # the generation runs before the escalation on the same night
-    first = datetime(2026, 3, 1, tzinfo=UTC)
-    generate, escalate = (croniter(by_name[n].cron, first).get_next(datetime) for n in list(by_name)[:2])
-    assert generate < escalate
+        assert entry.description.strip(), entry.name
 
 
 @pytest.mark.parametrize("entry", PERIODIC_JOBS, ids=lambda e: e.name)
-def test_each_entry_names_a_tenant_job_taking_the_day(entry):
+def test_each_entry_names_an_importable_tenant_job_taking_the_day(entry):
     func = entry.tenant_job()
     assert hasattr(func, "job_spec"), f"{entry.job_path} is not declared with @job (enqueue needs it)"
     assert func.job_spec.platform is False  # it runs inside each tenant
+    # a worker imports the job by its module and name: they must lead back to the same function
+    assert f"{func.__module__}.{func.__qualname__}" == entry.job_path
     assert func.__code__.co_argcount >= 1 and func.__code__.co_varnames[0] == "today_iso"
+
+
+@pytest.mark.parametrize("entry", PERIODIC_JOBS, ids=lambda e: e.name)
+def test_each_entry_runs_every_day_so_a_missed_day_is_made_up_the_next(entry):
+    """The docstrings and the README promise that a day without a scheduler is caught up by
+    the next day's run: true only while no entry skips a day (not even the monthly report)."""
+    assert sorted({moment.date() for moment in fire_times(entry, *YEAR)}) == EVERY_DAY_OF_THE_YEAR
+
+
+def test_the_generation_runs_before_the_escalation_on_the_same_day():
+    """The escalation sees the inspections generated that day."""
+    generate = fire_times(periodic.periodic_job("generate-inspections"), *YEAR)
+    escalate = fire_times(periodic.periodic_job("escalate-corrective-actions"), *YEAR)
+    assert [m.date() for m in generate] == [m.date() for m in escalate] == EVERY_DAY_OF_THE_YEAR
+    assert all(made < escalated for made, escalated in zip(generate, escalate, strict=True))
+
+
+def test_the_monthly_report_run_daily_sends_last_months_report_once(app, alpha, mailbox, monkeypatch):
+    """The monthly report's entry fires every day; the first run of a month sends last month's
+    report, later runs send nothing again, and a run after an outage catches the month up."""
+    monkeypatch.setitem(app.config, "REDIS_URL", "")
+    entry = periodic.periodic_job("monthly-report")
+    qa = alpha.users["qa"]
+    # cron was down on the 1st and 2nd of May: the run of the 3rd sends April, and the daily
+    # runs to the end of May send nothing more; the 1st of June sends May, the 2nd nothing
+    runs = fire_times(entry, datetime(2025, 5, 3, tzinfo=UTC), datetime(2025, 6, 3, tzinfo=UTC))
+    assert [moment.date() for moment in runs] == [date(2025, 5, 3) + timedelta(days=n) for n in range(31)]
+    mailed = []  # (the day of the run, the files attached) of each mail to alpha's QA
+    for moment in runs:
+        before = len(mailbox.to(qa))
+        with app.app_context():
+            assert alpha.ref.slug in [tenant.slug for tenant in periodic.fan_out(entry, moment.date())]
+        mailed += [
+            (moment.date(), [part.get_filename() for part in message.iter_attachments()])
+            for message in mailbox.to(qa)[before:]
+        ]
+    assert mailed == [
+        (date(2025, 5, 3), ["cross-store-report-2025-04.pdf"]),
+        (date(2025, 6, 1), ["cross-store-report-2025-05.pdf"]),
+    ]
+    with in_tenant(app, alpha):
+        months = db.session.execute(
+            sa.select(ReportRun.monthly_key, ReportRun.status, ReportRun.emailed_to)
+            .where(ReportRun.monthly_key.is_not(None))
+            .order_by(ReportRun.monthly_key)
+        ).all()
+    assert months == [("2025-04", ReportRunStatus.DONE, qa), ("2025-05", ReportRunStatus.DONE, qa)]
 
 
 def test_an_unknown_name_is_refused_with_the_known_ones():
@@ -245,7 +297,7 @@ def redis_prefix(backend, monkeypatch):
     try:
         yield prefix
     finally:
-        purge(conn, [f"{prefix}{name}" for name in ("default", "emails", "reports", "billing")])
+        purge(conn, [f"{prefix}{name}" for name in QUEUES])
         for key in conn.scan_iter(f"*{prefix}*"):  # the cron jobs' histories
             conn.delete(key)
         conn.zrem("rq:cron_jobs", *[f"{prefix}periodic:{entry.name}" for entry in PERIODIC_JOBS])

@@ -20,8 +20,8 @@ from repairqc.db import db
 from repairqc.repairs import services
 from repairqc.repairs.models import Customer, Device, RepairOrder
 from repairqc.repairs.workflow import Refused
-from tests.conftest import in_tenant
-from tests.test_repair_services import delivered, in_repair, new_order, staff
+from tests.conftest import in_tenant, staff
+from tests.test_repair_services import delivered, in_repair, new_order
 
 PHONE, PHONE_DIGITS = "+86 138 0013 8000", "8613800138000"
 EMAIL, ADDRESS, PASSCODE = "Li.Wei@Example.com", "88 Nanjing Road, Shanghai", "258046"

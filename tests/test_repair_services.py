@@ -15,6 +15,7 @@ import copy
 import email
 import email.policy
 import os
+import string
 import threading
 import time
 import uuid
@@ -863,19 +864,42 @@ def test_the_repairing_technician_cannot_begin_the_check(app, alpha):
         assert order.technician_id == staff(alpha, "tech").id
         with pytest.raises(Refused, match="assigned before the quality check"):  # no swap to dodge the rule
             services.assign_technician(order, staff(alpha, "tech"), staff(alpha, "manager"))
-        with pytest.raises(DomainError, match="cannot check it"):
+        with pytest.raises(DomainError, match="cannot check it") as raised:
             services.begin_qc_check(order, staff(alpha, "tech"), today=TODAY)
+        # The screen shows the very reason the service gives, before anyone presses "Begin".
+        assert services.qc_refusal(order, staff(alpha, "tech")) == raised.value.message
         for key in ("frontdesk", "trainer", "auditor", "manager2", "tech2"):
-            with pytest.raises(Refused, match="does not allow quality checks"):
+            with pytest.raises(Refused, match="does not allow quality checks") as raised:
                 services.begin_qc_check(order, staff(alpha, key), today=TODAY)
+            assert services.qc_refusal(order, staff(alpha, key)) == raised.value.message
         assert services.open_qc_check(order) is None
         for key in ("inspector", "qa", "manager", "owner"):
+            assert services.qc_refusal(order, staff(alpha, key)) is None
             check = services.begin_qc_check(order, staff(alpha, key), today=TODAY)
             assert check.inspector_id == staff(alpha, key).id and check.status is QCCheckStatus.IN_PROGRESS
-            with pytest.raises(Refused, match="has already begun a quality check of this order"):
+            with pytest.raises(Refused, match="has already begun a quality check of this order") as raised:
                 services.begin_qc_check(order, staff(alpha, "inspector"), today=TODAY)
+            assert services.qc_refusal(order, staff(alpha, "inspector")) == raised.value.message
             db.session.delete(check)  # so the next role may begin one
             db.session.flush()
+
+
+def test_only_a_repair_waiting_for_qc_can_be_checked(app, alpha):
+    with in_tenant(app, alpha):
+        order = in_repair(alpha)
+        with pytest.raises(DomainError, match="waiting for its quality check") as raised:
+            services.begin_qc_check(order, staff(alpha, "inspector"), today=TODAY)
+        assert services.qc_refusal(order, staff(alpha, "inspector")) == raised.value.message
+
+
+def test_the_board_offers_a_technician_only_the_categories_they_are_qualified_for(app, alpha, monkeypatch):
+    with in_tenant(app, alpha):
+        here = alpha.store_ids["S1"]
+        assert services.categories_offered(staff(alpha, "tech"), here) is None  # no certificates yet
+        monkeypatch.setattr(services, "qualified_categories", lambda user: {"laptop"})
+        assert services.categories_offered(staff(alpha, "tech"), here) == {"laptop"}
+        for key in ("manager", "frontdesk", "owner", "inspector"):  # the desk and managers see every order
+            assert services.categories_offered(staff(alpha, key), here) is None
 
 
 def test_a_failed_critical_item_sends_the_repair_back_with_the_failed_items(app, alpha):
@@ -1248,27 +1272,17 @@ def test_holds_are_for_open_orders_and_store_staff(app, alpha):
             services.set_hold(order, staff(alpha, "frontdesk"), OrderHold.WAITING_FOR_CUSTOMER)
 
 
-def test_the_stock_decrement_is_one_conditional_update(app, alpha):
+def test_the_stock_decrement_is_one_conditional_update(app, alpha, statements):
     """The guard against two technicians taking the last part is in the UPDATE's WHERE clause."""
     with in_tenant(app, alpha):
         order = in_repair(alpha)
         part = new_part(alpha, 1)
-        statements: list[str] = []
-
-        def capture(conn, cursor, statement, parameters, context, executemany):
-            statements.append(" ".join(statement.split()).lower())
-
-        sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
-        try:
+        with statements() as seen:
             services.consume_part(order, staff(alpha, "tech"), part_id=part.id, quantity=1)
-        finally:
-            sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
-        updates = [s for s in statements if s.startswith("update") and "stock_levels" in s]
+        updates = [s for s in seen if s.startswith("update") and "stock_levels" in s]
         assert len(updates) == 1
         assert "stock_levels.quantity >=" in updates[0] and "returning" in updates[0]
-        assert not any(
-            s.startswith("select") and "stock_levels" in s for s in statements
-        )  # no read-then-write
+        assert not any(s.startswith("select") and "stock_levels" in s for s in seen)  # no read-then-write
 
 
 # --- 7. order numbers ------------------------------------------------------------------------------------
@@ -1335,12 +1349,22 @@ def test_an_order_number_is_unique_within_its_store(app, alpha):
 # --- 9. tracking tokens ----------------------------------------------------------------------------------
 
 
-def test_a_tracking_token_names_its_order(app, alpha):
+#: The alphabet of URL-safe base64, in which itsdangerous writes a token's parts.
+BASE64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+
+
+def test_a_tracking_token_names_its_order_and_any_changed_character_breaks_it(app, alpha):
     with in_tenant(app, alpha):
         order = new_order(alpha)
         token = services.tracking_token(order)
         assert services.order_for_token(token) is order
-        assert order.tracking_nonce not in token  # the payload is signed, and the nonce not readable as is
+        for position, char in enumerate(token):
+            # Flip the top bit of the character's six: a data bit even in the last character of a
+            # part, whose low bits the base64 decoder ignores. A "." (between parts) becomes a letter.
+            changed = BASE64URL[BASE64URL.index(char) ^ 32] if char in BASE64URL else "A"
+            forged = token[:position] + changed + token[position + 1 :]
+            with pytest.raises(NotFound, match="not valid"):
+                services.order_for_token(forged)
 
 
 def test_another_tenants_token_is_not_found(app, alpha, beta):

@@ -62,6 +62,8 @@ def test_a_customer_who_prefers_sms_gets_the_quote_link_by_text(app, alpha):
     assert message["to"] == "+86 138 0013 8000" and message["auth"] == "Bearer secret-token"
     assert order.number in message["body"] and "/track/" in message["body"]
     assert "904.00" in message["body"]
+    # In the customer's language: the Chinese catalog's "quote", not the English template.
+    assert "报价" in message["body"] and "Approve or decline" not in message["body"], message["body"]
 
 
 def test_a_customer_with_only_a_phone_gets_a_text_and_one_with_e_mail_a_mail(app, alpha):
@@ -77,6 +79,19 @@ def test_a_customer_with_only_a_phone_gets_a_text_and_one_with_e_mail_a_mail(app
         with_mail = services.receive_order(store(alpha), staff(alpha, "frontdesk"), sample_intake())
         assert notify_customer(with_mail.id, with_mail.events[-1].id) == "li@example.com"  # console mail
     assert [m["to"] for m in received] == ["+86 137 0000 0001"]
+
+
+def test_a_customer_who_prefers_sms_gets_a_mail_when_there_is_no_gateway(app, alpha, mailbox):
+    assert app.config["SMS_BACKEND"] == "none"
+    with in_tenant(app, alpha):
+        order = repaired_order(alpha)
+        order.customer.preferred_channel = ContactChannel.SMS
+        assert order.customer.phone and order.customer.email == "li@example.com"
+        before = len(mailbox.to("li@example.com"))
+        assert notify_customer(order.id, None) == "li@example.com"  # not the phone: nothing can text it
+        number = order.number
+    mails = mailbox.to("li@example.com")
+    assert len(mails) == before + 1 and number in mails[-1]["Subject"]
 
 
 def test_a_gateway_refusal_is_an_error_so_the_job_is_retried(app, alpha):

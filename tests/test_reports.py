@@ -3,7 +3,6 @@ against the previous period, period rules and the providers' SQL on both backend
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -35,6 +34,7 @@ from repairqc.reports.services import (
     parse_period,
     preset_period,
 )
+from repairqc.standards.models import ServiceTargetOverride
 from repairqc.standards.services import version_on
 from repairqc.stores.models import Chain, Region, Store
 from tests.conftest import in_tenant, staff
@@ -296,6 +296,28 @@ def test_report_numbers_match_the_hand_computed_fixture(app, alpha):
         assert "miss" in x1.cells["first_time_fix"].flags and "miss" not in x3.cells["first_time_fix"].flags
 
 
+def test_a_miss_is_judged_against_the_stores_own_target(app, alpha):
+    """X1's rework rate (20 %) misses the handbook's 3 %; a chain override of 25 % forgives it, a
+    store override of 10 % at X1 wins over the chain's again, and X2 (33 %) misses the chain's."""
+    with in_tenant(app, alpha):
+        fixture = build_fixture(alpha)
+        db.session.add(ServiceTargetOverride(chain=fixture.chain, target="max_rework_rate_pct", value=25))
+        db.session.flush()
+        report = build_report(MARCH, fixture.scope)
+        rows = rows_by_code(report)
+        assert "miss" not in rows["X1"].cells["rework_rate"].flags
+        assert "miss" in rows["X2"].cells["rework_rate"].flags
+        # The column still states the standard's target; only the flag follows the store's.
+        assert next(c for c in report.columns if c.key == "rework_rate").target == 3
+
+        x1 = fixture.stores["X1"]
+        db.session.add(ServiceTargetOverride(store=x1, target="max_rework_rate_pct", value=10))
+        db.session.flush()
+        rows = rows_by_code(build_report(MARCH, fixture.scope))
+        assert "miss" in rows["X1"].cells["rework_rate"].flags
+        assert "miss" not in rows["X3"].cells["rework_rate"].flags
+
+
 def test_change_against_the_previous_period(app, alpha):
     with in_tenant(app, alpha):
         fixture = build_fixture(alpha)
@@ -321,8 +343,7 @@ def test_control_limits_of_the_fixture(app, alpha):
         # Rework: p̄ = (1 + 1 + 0) / (5 + 3 + 20) = 2/28; nobody outside.
         assert charts["rework"].p_bar == pytest.approx(2 / 28)
         assert charts["rework"].outside == 0
-        p = 2 / 28
-        assert rows["X1"].limits["rework"].ucl == pytest.approx(p + 3 * math.sqrt(p * (1 - p) / 5))
+        # X1: UCL = 2/28 + 3·√((2/28)(26/28)/5) = 0.416954.
         assert rows["X1"].limits["rework"].ucl == pytest.approx(0.416954, abs=1e-6)
         assert rows["X1"].limits["rework"].lcl == 0.0  # floored
         # QC failure (complement of first pass): X1 1/4, X2 2/2, X3 0/20 -> p̄ = 3/26.

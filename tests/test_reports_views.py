@@ -14,7 +14,8 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from repairqc.db import db, tenant_context, unit_of_work
-from repairqc.repairs.models import RepairOrder
+from repairqc.inspections.models import ActionStatus, CorrectiveAction, Inspection
+from repairqc.repairs.models import QCCheckStatus, RepairOrder
 from repairqc.reports import views as report_views
 from repairqc.reports.models import ReportRun, ReportRunStatus
 from repairqc.reports.tasks import generate_report_pdf, send_monthly_report
@@ -22,7 +23,7 @@ from repairqc.standards.schema import SupervisionPolicy
 from tests.conftest import in_tenant, sign_in
 from tests.test_jobs import redis_setup as redis_setup  # a fixture
 from tests.test_jobs import run_worker
-from tests.test_reports import build_fixture
+from tests.test_reports import at, build_fixture
 
 REPORT = "/admin/reports/"
 MARCH_QUERY = "?preset=custom&start=2025-03-01&end=2025-03-31"
@@ -133,11 +134,26 @@ def test_store_page_drills_down_to_inspections_actions_and_orders(app, client, a
     with in_tenant(app, alpha):
         fixture = build_fixture(alpha)
         x1 = fixture.stores["X1"]
+        # QC failed on 1 March but delivered in April: not behind March's "QC first pass".
+        late = fixture.order("X1", at(2, 28, 23, 30), at(4, 2), qc=[QCCheckStatus.FAILED])
+        # QC failed in February, delivered in March: behind it (X1's first pass becomes 3 of 5).
+        early = fixture.order("X1", at(2, 26), at(3, 2), qc=[QCCheckStatus.FAILED, QCCheckStatus.PASSED])
+        db.session.flush()
+        orders = sa.select(RepairOrder).where(RepairOrder.store_id == x1.id)
+        inspections = sa.select(Inspection.id).where(
+            Inspection.store_id == x1.id, Inspection.submitted_at >= at(3, 1)
+        )
+        actions = sa.select(CorrectiveAction.id).where(
+            CorrectiveAction.store_id == x1.id, CorrectiveAction.status != ActionStatus.VERIFIED
+        )
         ids = {
             "store": x1.id,
-            "orders": {o.number: o.id for o in db.session.execute(
-                sa.select(RepairOrder).where(RepairOrder.store_id == x1.id)).scalars()},
-        }  # fmt: skip
+            "orders": {o.number: o.id for o in db.session.execute(orders).scalars()},
+            "late": late.id,
+            "early": early.id,
+            "inspections": list(db.session.execute(inspections).scalars()),
+            "actions": list(db.session.execute(actions).scalars()),
+        }
         db.session.commit()
     sign_in(client, alpha, "qa")
     page = client.get(
@@ -150,19 +166,51 @@ def test_store_page_drills_down_to_inspections_actions_and_orders(app, client, a
     assert re.search(r'data-col="rework_rate"[^>]*data-flags="miss"', html)
     # Inspections of the period link to the inspection screen; the returned one shows too.
     assert len(re.findall(r'data-testid="inspection-link"', html)) == 3
-    assert "/admin/inspections/work/" in html or "/admin/inspections/details/" in html
+    assert len(ids["inspections"]) == 3
+    for inspection_id in ids["inspections"]:
+        assert f'href="/admin/inspections/work/{inspection_id}/" data-testid="inspection-link"' in html
+    assert "/admin/inspections/details/" not in html  # the inspection screen, not the generated admin
     # Corrective actions not yet verified: 3 (the Feb one, the open one, the one awaiting QA).
     actions = re.search(r'data-testid="store-actions".*?</table>', html, re.S).group(0)
     assert actions.count("<tr>") == 4 and actions.count("Overdue") == 2
+    assert len(ids["actions"]) == 3
+    for action_id in ids["actions"]:
+        assert f'href="/admin/inspections/actions/{action_id}/"' in actions
     rewards = re.search(r'data-testid="store-rewards".*?</table>', html, re.S).group(0)
     assert "Reward" in rewards and "Penalty" not in rewards  # the April penalty is outside
-    # Orders: o2 failed QC; o4 came back under warranty, linked to o2.
+    # Orders: the list behind "QC first pass" is its misses (delivered in the period after a failed
+    # check): o2 and the order that failed in February; not the one that failed in March but was
+    # delivered in April. o4 came back under warranty, linked to o2.
     qc = re.search(r'data-testid="store-qc-orders".*?</ul>', html, re.S).group(0)
     rework = re.search(r'data-testid="store-rework-orders".*?</ul>', html, re.S).group(0)
     o2, o4 = ids["orders"]["X1-000002"], ids["orders"]["X1-000004"]
-    assert f"/admin/repairs/orders/{o2}/" in qc and qc.count("<li>") == 1
+    assert re.search(r'data-col="qc_first_pass" data-value="60.0000"[^>]*title="3 / 5"', html)
+    assert qc.count("<li>") == 5 - 3
+    assert f"/admin/repairs/orders/{o2}/" in qc and f"/admin/repairs/orders/{ids['early']}/" in qc
+    assert f"/admin/repairs/orders/{ids['late']}/" not in qc
+    assert rework.count("<li>") == 1  # the rework rate's numerator: 1 of 5
     assert f"/admin/repairs/orders/{o4}/" in rework and f"/admin/repairs/orders/{o2}/" in rework
     assert 'data-testid="chart-trend"' in html
+    assert "Trend over the 12 months to March 2025 (%)" in html  # the period's months, not today's
+
+
+def test_store_page_refuses_a_bad_period_with_what_was_typed(app, client, alpha):
+    sign_in(client, alpha, "qa")
+    store = REPORT + f"stores/{alpha.store_ids['S1']}"
+    response = client.get(url(alpha, store + "?preset=custom&start=2025-03-31&end=2025-03-01"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "The period ends before it starts" in html and alpha.store_sentinel("S1") in html
+    # The dates as typed, not last month's in their place, and no numbers for another period.
+    assert 'value="2025-03-31"' in html and 'value="2025-03-01"' in html
+    for part in ("report-period", "store-row", "chart-trend", "store-inspections", "store-qc-orders"):
+        assert f'data-testid="{part}"' not in html, part
+    bad = client.get(url(alpha, store + "?preset=custom&start=yesterday&end=2025-03-01"))
+    assert bad.status_code == 400 and "is not a date" in bad.get_data(as_text=True)
+    assert 'value="yesterday"' in bad.get_data(as_text=True)
+    # A preset, or nothing (last month), is a period.
+    assert client.get(url(alpha, store + "?preset=this_month")).status_code == 200
+    assert client.get(url(alpha, store)).status_code == 200
 
 
 def test_store_page_for_managers_is_their_own_stores_only(app, client, alpha):
@@ -309,6 +357,36 @@ def test_report_run_with_a_real_worker(redis_setup, alpha):
             db.session.execute(sa.delete(ReportRun).where(ReportRun.id == run_id))
 
 
+def test_a_failed_run_shows_a_fixed_message_and_logs_the_error(app, client, alpha, monkeypatch, caplog):
+    from repairqc.reports import tasks
+
+    secret = 'relation "t_000001.secret_table" does not exist'
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(tasks, "build_report", broken)
+    with in_tenant(app, alpha):
+        run = ReportRun(period_start=date(2025, 3, 1), period_end=date(2025, 3, 31), scope={"kind": "all"})
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+        with pytest.raises(RuntimeError):
+            generate_report_pdf(run_id)
+        run = db.session.get(ReportRun, run_id)
+        assert run.status is ReportRunStatus.FAILED and run.finished_at
+        assert run.message.startswith("The report could not be made.") and secret not in run.message
+    assert secret in caplog.text  # the details are in the log
+    sign_in(client, alpha, "qa")
+    status = client.get(url(alpha, f"{REPORT}runs/{run_id}/status")).get_json()
+    assert status["status"] == "failed" and status["message"].startswith("The report could not be made.")
+    page = client.get(url(alpha, f"{REPORT}runs/{run_id}")).get_data(as_text=True)
+    assert "The report could not be made." in page and "secret_table" not in page
+    with in_tenant(app, alpha):
+        db.session.execute(sa.delete(ReportRun).where(ReportRun.id == run_id))
+        db.session.commit()
+
+
 def test_monthly_report_is_mailed_once_to_qa_as_pdf(app, alpha, mailbox):
     with in_tenant(app, alpha):
         assert send_monthly_report("2025-04-01") == "2025-03"
@@ -320,7 +398,9 @@ def test_monthly_report_is_mailed_once_to_qa_as_pdf(app, alpha, mailbox):
     messages = mailbox.to(alpha.users["qa"])
     assert len(messages) == 1 and len(mailbox.messages) == 1
     message = messages[0]
-    assert "2025-03" in message["Subject"]
+    assert message["Subject"] == "Cross-store report for March 2025"  # the month by name, not its key
+    body = message.get_body(("plain",)).get_content()
+    assert "cross-store report for March 2025 (all stores), made on Apr 1, 2025." in body
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "cross-store-report-2025-03.pdf"

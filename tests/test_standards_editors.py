@@ -306,6 +306,7 @@ def test_odd_row_indices_are_ignored_not_a_server_error(app, qa, alpha):
 
 def test_inspection_editor_sets_item_answers_and_the_supervision_policy(app, qa, alpha):
     _page, data = open_editor(qa, alpha, "inspection")
+    assert data["monthly_report"] == "y" and "league_tables" not in data  # the handbook's defaults
     data["items-0-kind"] = "score"
     data.pop("items-0-required", None)  # an unticked checkbox is not sent
     data["league_tables"] = "y"
@@ -322,8 +323,12 @@ def test_inspection_editor_sets_item_answers_and_the_supervision_policy(app, qa,
         "effectiveness_check_days": 45,
         "escalation_repeat_days": 2,
         "league_tables": True,
-        "monthly_report": "monthly_report" in data,
+        "monthly_report": True,
     }
+    _page, data = open_editor(qa, alpha, "inspection")
+    del data["monthly_report"]  # unticked
+    assert post(qa, alpha, "inspection", data).status_code == 302
+    assert document(app, alpha)["supervision"]["monthly_report"] is False
 
 
 def test_documents_stored_before_supervision_get_its_defaults():

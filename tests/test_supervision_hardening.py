@@ -82,8 +82,8 @@ def test_generated_forms_cannot_go_around_the_supervision_rules(app, client, alp
     assert "does not work at this store" in refused.text
     with in_tenant(app, alpha):
         action = db.session.get(CorrectiveAction, action_id)
-        assert (action.owner_id, action.due_on, action.description) != (outsider, None, "Changed")
         assert (action.owner_id, action.due_on) == (owner_before, due_before)
+        assert action.description != "Changed"
     # A plan made in the generated form has no stores: refused, nothing saved.
     form = client.get(url(alpha, "/admin/inspection_plans/new/"))
     client.post(

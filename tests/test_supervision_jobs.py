@@ -9,6 +9,7 @@ fan-out still reaches alpha and beta, which must come out unchanged.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from repairqc.inspections.models import (
     InspectionPlan,
     Recurrence,
 )
+from repairqc.jobs import QUEUES
 from repairqc.jobs.periodic import fan_out, periodic_job
 from repairqc.tenants import services as tenants
 from tests.conftest import SeededTenant, provision_seeded, require_service, staff, store
@@ -91,7 +93,7 @@ def worker_env(backend, monkeypatch) -> Iterator[dict]:
                 },
             }
     finally:
-        purge(conn, [f"{prefix}{name}" for name in ("default", "emails", "reports", "billing")])
+        purge(conn, [f"{prefix}{name}" for name in QUEUES])
         conn.close()
 
 
@@ -239,9 +241,11 @@ def test_the_generation_job_makes_each_tenants_inspections_in_that_tenant_only(
 
     with committed(backend, north):
         assert db.session.get(InspectionPlan, north_plan).next_occurrence_on == starts_on + timedelta(days=7)
+    # a month later, on the same day of the month (its last day when the month is shorter)
+    year, month = starts_on.year + starts_on.month // 12, starts_on.month % 12 + 1
+    a_month_later = date(year, month, min(starts_on.day, calendar.monthrange(year, month)[1]))
     with committed(backend, south):
-        next_month = db.session.get(InspectionPlan, south_plan).next_occurrence_on
-        assert next_month.day == min(starts_on.day, next_month.day) and next_month.month != starts_on.month
+        assert db.session.get(InspectionPlan, south_plan).next_occurrence_on == a_month_later
 
 
 # --- attachments (the monthly report goes out as a PDF) ---------------------------------------------

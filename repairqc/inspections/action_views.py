@@ -22,19 +22,28 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
-from werkzeug.routing import BuildError
 from wtforms import Form
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
-from repairqc.accounts.permissions import Action, Grants, current_grants
+from repairqc.accounts.permissions import Grants, current_grants
 from repairqc.accounts.scoping import scoped_select
-from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
+from repairqc.admin.screens import (
+    ScopedScreen,
+    as_id,
+    attempt,
+    field_errors,
+    load_scoped,
+    required_version,
+    staff,
+    stores_for,
+    today,
+    validated,
+)
 from repairqc.db import db
-from repairqc.errors import DomainError
 from repairqc.inspections import services
 from repairqc.inspections.action_forms import (
     CompleteForm,
@@ -53,7 +62,6 @@ from repairqc.inspections.models import (
     RewardKind,
     RewardPenalty,
 )
-from repairqc.repairs.access import as_id, attempt, expected_version, staff, today
 from repairqc.stores.models import Store
 
 #: Rows per list; the page says how many more there are (filters narrow them down).
@@ -62,39 +70,8 @@ LIST_LIMIT = 200
 INSPECTION_CHOICES = 300
 
 
-class InvalidForm(DomainError):
-    """The form itself is not filled in correctly; its fields carry the details."""
-
-
-def check_form(form: Form, ok: bool) -> None:
-    if not ok:
-        raise InvalidForm(_("Nothing was saved: correct the fields marked below."))
-
-
 def is_qa(grants: Grants | None = None) -> bool:
     return (grants or current_grants()).has_role(*services.QA)
-
-
-class SupervisionAccess(BaseView):
-    """Reached by everyone who may see the model's rows; what they may *do* is decided by the
-    services from their roles at the row's store."""
-
-    model_name = "CorrectiveAction"
-
-    def is_accessible(self) -> bool:
-        return staff_signed_in() and current_grants().can(self.model_name, Action.VIEW)
-
-    def inaccessible_callback(self, name, **kwargs):
-        return deny_access(name, **kwargs)
-
-
-def visible_stores(model: str) -> list[Store]:
-    """Stores whose `model` rows the user may see (all for HQ roles), by code."""
-    statement = sa.select(Store).order_by(Store.code)
-    allowed = current_grants().stores_for(model, Action.VIEW)
-    if allowed is not None:
-        statement = statement.where(Store.id.in_(allowed))
-    return list(db.session.execute(statement).scalars())
 
 
 def chosen_store(stores: list[Store]) -> Store | None:
@@ -109,29 +86,11 @@ def chosen_store(stores: list[Store]) -> Store | None:
 
 
 def load_action(action_id: int, *, for_update: bool = False) -> CorrectiveAction:
-    """The action if the user may see it (404 otherwise, never 403: no probing other stores)."""
-    if not 0 < action_id <= INT32_MAX:
-        abort(404)
-    statement = scoped_select(CorrectiveAction).where(CorrectiveAction.id == action_id)
-    action = db.session.execute(statement.with_for_update() if for_update else statement).scalar()
-    if action is None:
-        abort(404)
-    return action
+    return load_scoped(CorrectiveAction, action_id, for_update=for_update)
 
 
 def inspection_href(inspection_id: int) -> str:
-    """The inspection's own screen (`inspection_views.InspectionView.show`, under whatever
-    endpoint `views.py` registers it), else the generated admin's record of it."""
-    from repairqc.inspections.inspection_views import InspectionView
-
-    for admin in current_app.extensions.get("admin", []):
-        for view in admin._views:
-            if isinstance(view, InspectionView):
-                return url_for(f"{view.endpoint}.show", inspection_id=inspection_id)
-    try:
-        return url_for("inspections.details_view", id=inspection_id)
-    except BuildError:
-        return "#"
+    return url_for("inspections_work.show", inspection_id=inspection_id)
 
 
 # --- the list of actions -------------------------------------------------------------------------------
@@ -155,12 +114,14 @@ def manages_a_store(grants: Grants) -> bool:
     return any(Role.STORE_MANAGER in roles for roles in grants.store_roles.values())
 
 
-class ActionsView(SupervisionAccess):
+class ActionsView(ScopedScreen):
+    model_name = "CorrectiveAction"
+
     @expose("/")
     def index(self):
         grants = current_grants()
         user, day = staff(), today()
-        stores = visible_stores("CorrectiveAction")
+        stores = stores_for("CorrectiveAction")
         store = chosen_store(stores)
         qa = is_qa(grants)
         # "My actions" first for those who carry them out; everyone in scope for QA and readers.
@@ -269,8 +230,7 @@ class ActionsView(SupervisionAccess):
             action = load_action(action_id, for_update=True)
             if key:
                 forms[key] = FORMS[key](request.form, prefix=key)
-            if expected_version() is None:  # every form carries it; without it a change could be lost
-                raise DomainError(_("This page is incomplete or out of date. Reload it and try again."))
+            required_version()
             run_step(action, forms.get(key) if key else None)
 
         error = attempt(run)
@@ -278,29 +238,22 @@ class ActionsView(SupervisionAccess):
             flash(done, "success")
             return redirect(url_for(".action", action_id=action_id))
         form = forms.get(key) if key else None
-        field = FIELD_OF_ERROR.get(error.field or "", error.field or "")
-        if form is not None and field in form._fields and not isinstance(error, InvalidForm):
-            form[field].errors = [*form[field].errors, error.message]
-            refusal_shown_on_field = True
-        else:
-            refusal_shown_on_field = False
         db.session.expire_all()
         return self._page(
             load_action(action_id),
             submitted=forms,
-            refusal=error,
-            refusal_on_field=refusal_shown_on_field,
+            refusal_messages=field_errors(form, error) if form is not None else [error.message],
         ), error.status_code
 
     def start(self, action_id: int):
         def run_step(action, _form):
-            services.start_action(action, staff(), expected_version=expected_version())
+            services.start_action(action, staff(), expected_version=required_version())
 
         return self._step(action_id, None, run_step, _("Work on the action has started."))
 
     def complete(self, action_id: int):
         def run_step(action, form):
-            check_form(form, form.validate())
+            validated(form)
             limit = current_app.config["UPLOAD_MAX_BYTES"]
             uploads = [u for u in request.files.getlist("complete-photos") if u and u.filename]
             services.complete_action(
@@ -308,7 +261,7 @@ class ActionsView(SupervisionAccess):
                 staff(),
                 form.evidence.data or "",
                 photos=[(upload.read(limit + 1), upload.filename or "") for upload in uploads],
-                expected_version=expected_version(),
+                expected_version=required_version(),
             )
 
         return self._step(
@@ -317,32 +270,32 @@ class ActionsView(SupervisionAccess):
 
     def verify(self, action_id: int):
         def run_step(action, form):
-            check_form(form, form.validate())
+            validated(form)
             services.verify_action(
-                action, staff(), form.comment.data, today=today(), expected_version=expected_version()
+                action, staff(), form.comment.data, today=today(), expected_version=required_version()
             )
 
         return self._step(action_id, "verify", run_step, _("The action is verified."))
 
     def reopen(self, action_id: int):
         def run_step(action, form):
-            check_form(form, form.validate())
+            validated(form)
             services.reopen_action(
-                action, staff(), form.comment.data or "", today=today(), expected_version=expected_version()
+                action, staff(), form.comment.data or "", today=today(), expected_version=required_version()
             )
 
         return self._step(action_id, "reopen", run_step, _("The action is reopened."))
 
     def effectiveness(self, action_id: int):
         def run_step(action, form):
-            check_form(form, form.validate())
+            validated(form)
             services.record_effectiveness(
                 action,
                 staff(),
                 form.is_effective,
                 form.note.data,
                 today=today(),
-                expected_version=expected_version(),
+                expected_version=required_version(),
             )
 
         return self._step(action_id, "effect", run_step, _("The effectiveness check is recorded."))
@@ -351,9 +304,9 @@ class ActionsView(SupervisionAccess):
         """The hidden `version` of this form is the finding's, which is what it changes."""
 
         def run_step(action, form):
-            check_form(form, form.validate())
+            validated(form)
             services.set_root_cause(
-                action.finding, staff(), form.root_cause.data, expected_version=expected_version()
+                action.finding, staff(), form.root_cause.data, expected_version=required_version()
             )
 
         return self._step(action_id, "cause", run_step, _("The root cause is saved."))
@@ -365,9 +318,10 @@ class ActionsView(SupervisionAccess):
         action: CorrectiveAction,
         *,
         submitted: dict[str, Form] | None = None,
-        refusal: DomainError | None = None,
-        refusal_on_field: bool = False,
+        refusal_messages: list[str] | None = None,
     ):
+        """`refusal_messages`: a refusal's messages that belong to no field; an empty list means
+        the refusal is shown on the fields of the submitted form."""
         user = staff()
         grants = current_grants()
         qa = is_qa(grants)
@@ -394,9 +348,10 @@ class ActionsView(SupervisionAccess):
             inspection_href=inspection_href(finding.inspection_id),
             show=show,
             forms=forms,
-            refusal=refusal if not refusal_on_field else None,
-            refusal_on_field=refusal_on_field,
+            refusal_messages=refusal_messages or [],
+            refusal_on_field=refusal_messages == [],
             overdue=action.is_overdue(day),
+            pending=action.status in ACTION_PENDING,
             due=services.describe_due(action.due_on, day),
             check_due=action.effectiveness_due_on is not None and action.effectiveness_due_on <= day,
             events=action.events,
@@ -419,8 +374,6 @@ FORMS: dict[str, type[Form]] = {
     "effect": EffectivenessForm,
     "cause": RootCauseForm,
 }
-#: A service's `DomainError.field` -> the form field it is shown on.
-FIELD_OF_ERROR = {"comment": "comment"}
 
 #: The POST steps of the page: URL segment -> handler.
 STEPS: dict[str, Callable[[ActionsView, int], object]] = {
@@ -436,12 +389,12 @@ STEPS: dict[str, Callable[[ActionsView, int], object]] = {
 # --- rewards and penalties (HB §8.3.4) -----------------------------------------------------------------
 
 
-class RewardsView(SupervisionAccess):
+class RewardsView(ScopedScreen):
     model_name = "RewardPenalty"
 
     @expose("/")
     def index(self):
-        stores = visible_stores("RewardPenalty")
+        stores = stores_for("RewardPenalty")
         store = chosen_store(stores)
         kind = request.args.get("kind", "")
         if kind not in {k.value for k in RewardKind}:
@@ -483,7 +436,7 @@ class RewardsView(SupervisionAccess):
         created: dict = {}
 
         def record() -> None:
-            check_form(form, form.validate())
+            validated(form)
             store = stores[int(form.store.data)]
             staff_id = as_id(form.staff.data)
             inspection_id = as_id(form.inspection.data)
@@ -507,12 +460,8 @@ class RewardsView(SupervisionAccess):
                 "success",
             )
             return redirect(url_for(".index"))
-        refusal = error
-        field = {"amount": "amount"}.get(error.field or "", error.field or "")
-        if field in form._fields and not isinstance(error, InvalidForm):
-            form[field].errors = [*form[field].errors, error.message]
-            refusal = None
-        return self._form_page(form, people, inspections, refusal=refusal), error.status_code
+        messages = field_errors(form, error)
+        return self._form_page(form, people, inspections, refusal_messages=messages), error.status_code
 
     @staticmethod
     def _initial() -> dict:
@@ -526,7 +475,7 @@ class RewardsView(SupervisionAccess):
     def _choices(form: RewardForm):
         """Stores, their staff and inspections the user may choose, keyed by id; also set as the
         form's choices, so anything else is refused as "not a valid choice"."""
-        stores = {s.id: s for s in visible_stores("RewardPenalty") if s.is_active}
+        stores = {s.id: s for s in stores_for("RewardPenalty", active_only=True)}
         people: dict[int, tuple[StaffUser, list[int]]] = {}
         for user, store_id in db.session.execute(
             sa.select(StaffUser, RoleAssignment.store_id)
@@ -556,7 +505,7 @@ class RewardsView(SupervisionAccess):
         ]
         return stores, people, inspections
 
-    def _form_page(self, form: RewardForm, people, inspections, *, refusal=None):
+    def _form_page(self, form: RewardForm, people, inspections, *, refusal_messages=()):
         return self.render(
             "inspections/reward_form.html",
             form=form,
@@ -566,28 +515,5 @@ class RewardsView(SupervisionAccess):
                 "staff": {str(uid): ids for uid, (_user, ids) in people.items()},
                 "inspection": {str(i.id): [i.store_id] for i in inspections.values()},
             },
-            refusal=refusal,
+            refusal_messages=refusal_messages,
         )
-
-
-def register_action_views(admin) -> None:
-    """Called by `inspections.views.register_inspection_views`."""
-    from repairqc.chapters import CHAPTERS
-
-    category = CHAPTERS["ch8"]
-    admin.add_view(
-        ActionsView(
-            name=_l("Corrective action follow-up"),
-            endpoint="inspection_actions",
-            url="/admin/inspections/actions",
-            category=category,
-        )
-    )
-    admin.add_view(
-        RewardsView(
-            name=_l("Rewards and penalties register"),
-            endpoint="inspection_rewards",
-            url="/admin/inspections/rewards",
-            category=category,
-        )
-    )

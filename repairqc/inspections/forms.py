@@ -33,29 +33,12 @@ NOTE_MAX = 2000
 TEXT_MAX = 5000
 
 
-def field_errors(form: FlaskForm, error: DomainError) -> list[str]:
-    """Show a refusal on the form field it names; return the messages that belong to no field."""
-    if isinstance(error, FormInvalid):
-        return [m for name, messages in error.fields.items() if name not in form for m in messages]
-    name = error.field or ""
-    if name and name in form and name not in ("csrf_token", "version"):
-        form[name].errors = [*form[name].errors, error.message]
-        return []
-    return [error.message]
-
-
 def give_ids(form: FlaskForm, prefix: str) -> FlaskForm:
     """Unique element ids for a form that appears several times on one page (labels stay tied
     to their inputs); the field names, which the server reads, do not change."""
     for form_field in form:
         form_field.id = f"{prefix}{form_field.name}"
         form_field.label.field_id = form_field.id
-    return form
-
-
-def validated(form: FlaskForm) -> FlaskForm:
-    if not form.validate():
-        raise FormInvalid(form.errors)
     return form
 
 

@@ -21,18 +21,28 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import current_app, flash, redirect, request, url_for
+from flask_admin import expose
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
-from werkzeug.routing import BuildError
 
-from repairqc.accounts.models import Role, RoleAssignment, StaffUser
+from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scoped_select
-from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
+from repairqc.admin.screens import (
+    ScopedScreen,
+    as_id,
+    attempt,
+    field_errors,
+    load_scoped,
+    required_version,
+    staff,
+    stores_for,
+    today,
+    validated,
+)
 from repairqc.db import db
 from repairqc.errors import DomainError, FormInvalid
 from repairqc.inspections import services
@@ -41,22 +51,18 @@ from repairqc.inspections.forms import (
     CommentForm,
     FindingForm,
     ReassignForm,
-    field_errors,
     give_ids,
     parse_answers,
     sections,
-    validated,
 )
 from repairqc.inspections.models import (
     Finding,
     FindingCategory,
     Inspection,
-    InspectionKind,
+    InspectionItemResult,
     InspectionStatus,
     Severity,
 )
-from repairqc.repairs.access import as_id, attempt, expected_version, staff, today
-from repairqc.stores.models import Store
 
 St = InspectionStatus
 OPEN = (St.SCHEDULED, St.IN_PROGRESS)
@@ -80,36 +86,16 @@ TABS = {
 }
 
 
-class SupervisionAccess(BaseView):
-    """A supervision screen opens for whoever may read its model (the permission matrix); what
-    they may *do* there is decided per move by `inspections.services`."""
-
-    #: The model whose view grant opens the screen.
+class SupervisionAccess(ScopedScreen):
     model_name = "Inspection"
-
-    def is_accessible(self) -> bool:
-        return staff_signed_in() and current_grants().can(self.model_name, Action.VIEW)
-
-    def inaccessible_callback(self, name, **kwargs):
-        return deny_access(name, **kwargs)
 
 
 def load_inspection(inspection_id: int, *, for_update: bool = False) -> Inspection:
-    """The inspection if the user may see it (404 otherwise, never 403: no probing other stores;
-    a store's staff do not see an unannounced one coming, `Inspection.store_scope`).
-
-    `for_update` re-reads it under a row lock until the unit of work ends, so two people acting
-    on one inspection take turns and the second sees the first one's change.
-    """
-    if not 0 < inspection_id <= INT32_MAX:
-        abort(404)
-    if for_update:
-        db.session.expire_all()
-    statement = scoped_select(Inspection).where(Inspection.id == inspection_id)
-    inspection = db.session.execute(statement.with_for_update() if for_update else statement).scalar()
-    if inspection is None:
-        abort(404)
-    return inspection
+    """The inspection if the user may see it (404 otherwise; a store's staff do not see an
+    unannounced one coming, `Inspection.store_scope`)."""
+    # The page shows every item with its photos: two queries instead of one per item.
+    items = selectinload(Inspection.results).selectinload(InspectionItemResult.photos)
+    return load_scoped(Inspection, inspection_id, for_update=for_update, options=(items,))
 
 
 def status_colour(status: St) -> str:
@@ -117,41 +103,11 @@ def status_colour(status: St) -> str:
 
 
 def is_overdue(inspection: Inspection) -> bool:
-    return inspection.status in OPEN and inspection.due_on < today()
+    return inspection.is_overdue(today())
 
 
 def action_href(action_id: int) -> str:
-    """The corrective action's screen (`action_views`), or its admin record before that exists."""
-    try:
-        return url_for("inspection_actions.action", action_id=action_id)
-    except BuildError:
-        return url_for("corrective_actions.details_view", id=action_id)
-
-
-def visible_stores() -> list[Store]:
-    """Active stores whose inspections the user may see, by code."""
-    statement = sa.select(Store).where(Store.is_active.is_(True)).order_by(Store.code)
-    allowed = current_grants().stores_for("Inspection", Action.VIEW)
-    if allowed is not None:
-        statement = statement.where(Store.id.in_(allowed))
-    return list(db.session.execute(statement).scalars())
-
-
-def mine_condition(user: StaffUser) -> sa.ColumnElement[bool]:
-    """Assigned to me, or to nobody at a store where I may conduct it (`services.may_conduct`)."""
-    grants = current_grants()
-    if grants.has_role(*services.QA) and grants.tenant_roles:
-        unassigned_mine = sa.true()
-    else:
-        inspects = {s for s, roles in grants.store_roles.items() if Role.INSPECTOR in roles}
-        manages = {s for s, roles in grants.store_roles.items() if Role.STORE_MANAGER in roles}
-        unassigned_mine = sa.or_(
-            Inspection.store_id.in_(inspects),
-            sa.and_(Inspection.kind == InspectionKind.INTERNAL_AUDIT, Inspection.store_id.in_(manages)),
-        )
-    return sa.or_(
-        Inspection.inspector_id == user.id, sa.and_(Inspection.inspector_id.is_(None), unassigned_mine)
-    )
+    return url_for("inspection_actions.action", action_id=action_id)
 
 
 class InspectionView(SupervisionAccess):
@@ -168,7 +124,7 @@ class InspectionView(SupervisionAccess):
         status = request.args.get("status", "")
         if status not in {s.value for s in St}:
             status = ""
-        stores = visible_stores()
+        stores = stores_for("Inspection", active_only=True)
         store_id = as_id(request.args.get("store"))
         if store_id not in {s.id for s in stores}:
             store_id = None  # another store, or garbage: every store the user sees
@@ -177,7 +133,7 @@ class InspectionView(SupervisionAccess):
         )
         day = today()
         if tab == "mine":
-            statement = statement.where(mine_condition(user), Inspection.status.in_(OPEN))
+            statement = statement.where(services.may_conduct_condition(user), Inspection.status.in_(OPEN))
         elif tab == "due":
             statement = statement.where(
                 Inspection.status.in_(OPEN), Inspection.due_on <= day + timedelta(days=DUE_WITHIN_DAYS)
@@ -217,7 +173,7 @@ class InspectionView(SupervisionAccess):
     @expose("/<int:inspection_id>/start", methods=("POST",))
     def start(self, inspection_id: int):
         def run(inspection: Inspection) -> None:
-            services.start_inspection(inspection, staff(), expected_version=self._version())
+            services.start_inspection(inspection, staff(), expected_version=required_version())
 
         return self._step(
             inspection_id, run, _("The inspection has started. Answer every item, then submit.")
@@ -234,7 +190,7 @@ class InspectionView(SupervisionAccess):
 
         def run(inspection: Inspection) -> None:
             nonlocal photo_count
-            version = self._version()
+            version = required_version()
             submission = parse_answers(
                 inspection.results,
                 request.form,
@@ -276,7 +232,7 @@ class InspectionView(SupervisionAccess):
         form = FindingForm()
 
         def run(inspection: Inspection) -> None:
-            services.check_version(inspection, self._version())
+            services.check_version(inspection, required_version())
             validated(form)
             services.add_finding(
                 inspection,
@@ -301,7 +257,7 @@ class InspectionView(SupervisionAccess):
         form = ActionForm(owners=owners)
 
         def run(inspection: Inspection) -> None:
-            services.check_version(inspection, self._version())
+            services.check_version(inspection, required_version())
             finding = db.session.execute(
                 sa.select(Finding).where(Finding.id == finding_id, Finding.inspection_id == inspection.id)
             ).scalar()
@@ -330,7 +286,7 @@ class InspectionView(SupervisionAccess):
         def run(inspection: Inspection) -> None:
             validated(form)
             services.return_inspection(
-                inspection, staff(), form.comment.data or "", expected_version=self._version()
+                inspection, staff(), form.comment.data or "", expected_version=required_version()
             )
 
         def refused(inspection: Inspection, error: DomainError):
@@ -353,7 +309,7 @@ class InspectionView(SupervisionAccess):
                 inspector,
                 form.due_on.data,
                 today=today(),
-                expected_version=self._version(),
+                expected_version=required_version(),
             )
 
         def refused(inspection: Inspection, error: DomainError):
@@ -368,7 +324,7 @@ class InspectionView(SupervisionAccess):
         def run(inspection: Inspection) -> None:
             validated(form)
             services.review_inspection(
-                inspection, staff(), form.comment.data, expected_version=self._version()
+                inspection, staff(), form.comment.data, expected_version=required_version()
             )
 
         def refused(inspection: Inspection, error: DomainError):
@@ -377,14 +333,6 @@ class InspectionView(SupervisionAccess):
         return self._step(inspection_id, run, _("The inspection is reviewed."), refused=refused)
 
     # --- how every POST runs -------------------------------------------------------------------------
-
-    @staticmethod
-    def _version() -> int:
-        """The version the page showed; every form carries it, so a change is never made blind."""
-        version = expected_version()
-        if version is None:
-            raise DomainError(_("This page is incomplete or out of date. Reload it and try again."))
-        return version
 
     def _step(
         self,

@@ -243,6 +243,9 @@ class Inspection(StoreOwned, Timestamped, Versioned, TenantBase):
     def is_open(self) -> bool:
         return self.status in (InspectionStatus.SCHEDULED, InspectionStatus.IN_PROGRESS)
 
+    def is_overdue(self, today: date) -> bool:
+        return self.is_open and self.due_on < today
+
     def __str__(self) -> str:
         return f"#{self.id} {self.due_on.isoformat()}"
 
@@ -612,12 +615,11 @@ class RewardPenalty(StoreOwned, Timestamped, Versioned, TenantBase):
         if inspection is not None and inspection.store_id != store_id:
             raise DomainError(_("The inspection is of another store."), field="inspection")
         person = self.staff or (db.session.get(StaffUser, self.staff_id) if self.staff_id else None)
-        if person is not None:
-            stores = Grants.of(person).visible_stores()
-            if stores is not None and store_id not in stores:
-                raise DomainError(
-                    _("%(name)s does not work at this store.", name=person.full_name), field="staff"
-                )
+        # A person of the store holds a role there; HQ staff are rewarded without a store.
+        if person is not None and store_id not in Grants.of(person).store_roles:
+            raise DomainError(
+                _("%(name)s does not work at this store.", name=person.full_name), field="staff"
+            )
         if self.amount_cents is not None and self.amount_cents < 0:
             raise DomainError(_("The amount cannot be negative."), field="amount")
         if not (self.reason or "").strip():

@@ -29,17 +29,25 @@ from sqlalchemy.orm import selectinload
 from repairqc.accounts.models import StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scope_condition, scoped_select
-from repairqc.admin.views import INT32_MAX
+from repairqc.admin.screens import (
+    as_id,
+    attempt,
+    field_errors,
+    load_scoped,
+    required_version,
+    staff,
+    stores_for,
+    today,
+    validated,
+)
 from repairqc.db import db
-from repairqc.errors import DomainError
 from repairqc.inspections import services
-from repairqc.inspections.forms import PlanForm, UnannouncedForm, field_errors, validated
+from repairqc.inspections.forms import PlanForm, UnannouncedForm
 from repairqc.inspections.inspection_views import (
     OPEN,
     SupervisionAccess,
     is_overdue,
     status_colour,
-    visible_stores,
 )
 from repairqc.inspections.models import (
     Inspection,
@@ -48,37 +56,13 @@ from repairqc.inspections.models import (
     InspectionStatus,
     Recurrence,
 )
-from repairqc.repairs.access import as_id, attempt, staff, today
 from repairqc.stores.models import Chain, Region, Store
 
 
-def unannounced_hidden() -> sa.ColumnElement[bool] | None:
-    """The plans this user must not see: unannounced ones, for anyone without an HQ role who
-    is not their inspector (HB §8.2.1). None when the user sees every plan."""
-    if current_grants().tenant_roles:
-        return None
-    return sa.and_(
-        InspectionPlan.kind == InspectionKind.UNANNOUNCED, InspectionPlan.inspector_id != staff().id
-    )
-
-
-def plans_select(action: Action = Action.VIEW) -> sa.Select:
-    statement = scoped_select(InspectionPlan, action)
-    hidden = unannounced_hidden()
-    return statement if hidden is None else statement.where(sa.not_(hidden))
-
-
 def load_plan(plan_id: int, action: Action = Action.VIEW, *, for_update: bool = False) -> InspectionPlan:
-    """The plan if the user may `action` it (404 otherwise)."""
-    if not 0 < plan_id <= INT32_MAX:
-        abort(404)
-    if for_update:
-        db.session.expire_all()
-    statement = plans_select(action).where(InspectionPlan.id == plan_id)
-    plan = db.session.execute(statement.with_for_update() if for_update else statement).scalar()
-    if plan is None:
-        abort(404)
-    return plan
+    """The plan if the user may `action` it (404 otherwise; `InspectionPlan.store_scope` hides
+    unannounced plans from the store's staff)."""
+    return load_scoped(InspectionPlan, plan_id, action=action, for_update=for_update)
 
 
 def active_stores() -> list[Store]:
@@ -96,7 +80,7 @@ class PlanView(SupervisionAccess):
     def index(self):
         plans = list(
             db.session.execute(
-                plans_select()
+                scoped_select(InspectionPlan)
                 .options(selectinload(InspectionPlan.stores), selectinload(InspectionPlan.inspector))
                 .order_by(InspectionPlan.is_active.desc(), InspectionPlan.name, InspectionPlan.id)
             ).scalars()
@@ -163,7 +147,7 @@ class PlanView(SupervisionAccess):
 
         def run() -> None:
             plan = load_plan(plan_id, Action.EDIT, for_update=True)
-            services.check_version(plan, self._version())
+            services.check_version(plan, required_version())
             services.deactivate_plan(plan, today())
 
         error = attempt(run)
@@ -189,8 +173,7 @@ class PlanView(SupervisionAccess):
                 plan = InspectionPlan()
             else:
                 plan = load_plan(plan_id, Action.EDIT, for_update=True)
-                services.check_version(plan, self._version())
-            before = self._inspection_count(plan)
+                services.check_version(plan, required_version())
             plan.name = form.name.data.strip()
             plan.kind = InspectionKind(form.kind.data)
             plan.recurrence = Recurrence(form.recurrence.data)
@@ -198,8 +181,8 @@ class PlanView(SupervisionAccess):
             plan.ends_on = form.ends_on.data
             plan.inspector_id = form.inspector_id
             plan.notes = (form.notes.data or "").strip() or None
-            services.save_plan(plan, self._chosen_stores(form), today=today())
-            outcome.update(id=plan.id, made=self._inspection_count(plan) - before)
+            made = services.save_plan(plan, self._chosen_stores(form), today=today())
+            outcome.update(id=plan.id, made=len(made))
 
         error = attempt(run)
         if error is not None:
@@ -214,14 +197,6 @@ class PlanView(SupervisionAccess):
         return redirect(url_for(".show", plan_id=outcome["id"]))
 
     @staticmethod
-    def _inspection_count(plan: InspectionPlan) -> int:
-        if plan.id is None:
-            return 0
-        return db.session.execute(
-            sa.select(sa.func.count()).select_from(Inspection).where(Inspection.plan_id == plan.id)
-        ).scalar_one()
-
-    @staticmethod
     def _chosen_stores(form: PlanForm) -> list[Store]:
         """The stores ticked plus, if chosen, every active store of the chain or region."""
         conditions = [Store.id.in_(form.store_ids)]
@@ -234,13 +209,6 @@ class PlanView(SupervisionAccess):
                 sa.select(Store).where(Store.is_active.is_(True), sa.or_(*conditions)).order_by(Store.code)
             ).scalars()
         )
-
-    @staticmethod
-    def _version() -> int:
-        version = as_id(request.form.get("version"))
-        if version is None:
-            raise DomainError(_("This page is incomplete or out of date. Reload it and try again."))
-        return version
 
     def _require_edit(self) -> None:
         if not current_grants().can("InspectionPlan", Action.CREATE):
@@ -365,7 +333,7 @@ class CalendarView(SupervisionAccess):
         first = month_of(request.args.get("month"))
         weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
         start, end = weeks[0][0], weeks[-1][-1]
-        stores = visible_stores()
+        stores = stores_for("Inspection", active_only=True)
         store_id = as_id(request.args.get("store"))
         if store_id not in {s.id for s in stores}:
             store_id = None
@@ -407,7 +375,7 @@ class CalendarView(SupervisionAccess):
         if not current_grants().can("InspectionPlan", Action.VIEW):
             return {}
         plans = db.session.execute(
-            plans_select()
+            scoped_select(InspectionPlan)
             .where(
                 InspectionPlan.is_active.is_(True),
                 InspectionPlan.next_occurrence_on.is_not(None),

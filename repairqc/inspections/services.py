@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
+from sqlalchemy import orm
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
 from repairqc.accounts.permissions import Grants
@@ -127,8 +128,9 @@ def check_plan(plan: InspectionPlan, stores: list[Store]) -> None:
             )  # fmt: skip
 
 
-def save_plan(plan: InspectionPlan, stores: list[Store], *, today: date) -> InspectionPlan:
-    """Create or change a plan; inspections already made keep their dates."""
+def save_plan(plan: InspectionPlan, stores: list[Store], *, today: date) -> list[Inspection]:
+    """Create or change a plan; inspections already made keep their dates. Returns the
+    inspections it scheduled now (those due within SCHEDULE_AHEAD_DAYS)."""
     check_plan(plan, stores)
     if sa.inspect(plan).attrs.starts_on.history.has_changes() and plan.starts_on < today - timedelta(
         days=366
@@ -143,8 +145,7 @@ def save_plan(plan: InspectionPlan, stores: list[Store], *, today: date) -> Insp
         plan.next_occurrence_on = None
     db.session.add(plan)
     db.session.flush()
-    schedule_plan(plan, today)
-    return plan
+    return schedule_plan(plan, today)
 
 
 def schedule_plan(plan: InspectionPlan, today: date) -> list[Inspection]:
@@ -222,16 +223,6 @@ def deactivate_plan(plan: InspectionPlan, today: date) -> int:
         db.session.delete(inspection)
     db.session.flush()
     return len(withdrawn)
-
-
-def plan_inspections(plan: InspectionPlan) -> list[Inspection]:
-    return list(
-        db.session.execute(
-            sa.select(Inspection)
-            .where(Inspection.plan_id == plan.id)
-            .order_by(Inspection.due_on, Inspection.id)
-        ).scalars()
-    )
 
 
 def schedule_unannounced(store: Store, inspector: StaffUser, due_on: date, actor: StaffUser) -> Inspection:
@@ -324,6 +315,22 @@ def _may_inspect(grants: Grants, store_id: int, kind: InspectionKind) -> bool:
         return True
     # Internal audits are run by the store on itself (HB §8.2.1).
     return kind is InspectionKind.INTERNAL_AUDIT and Role.STORE_MANAGER in roles
+
+
+def may_conduct_condition(user: StaffUser) -> sa.ColumnElement[bool]:
+    """`may_conduct` as a WHERE clause: assigned to the user, or to nobody at a store where they
+    may inspect (work lists)."""
+    grants = Grants.of(user)
+    if grants.tenant_roles & {Role.QA_MANAGER, Role.OWNER}:
+        unassigned = sa.true()
+    else:
+        inspects = {s for s, roles in grants.store_roles.items() if Role.INSPECTOR in roles}
+        manages = {s for s, roles in grants.store_roles.items() if Role.STORE_MANAGER in roles}
+        unassigned = sa.or_(
+            Inspection.store_id.in_(inspects),
+            sa.and_(Inspection.kind == InspectionKind.INTERNAL_AUDIT, Inspection.store_id.in_(manages)),
+        )
+    return sa.or_(Inspection.inspector_id == user.id, sa.and_(Inspection.inspector_id.is_(None), unassigned))
 
 
 def may_conduct(user: StaffUser, inspection: Inspection) -> bool:
@@ -669,7 +676,10 @@ def findings_of(inspection: Inspection) -> list[Finding]:
     db.session.flush()
     return list(
         db.session.execute(
-            sa.select(Finding).where(Finding.inspection_id == inspection.id).order_by(Finding.id)
+            sa.select(Finding)
+            .where(Finding.inspection_id == inspection.id)
+            .options(orm.selectinload(Finding.actions).joinedload(CorrectiveAction.owner))
+            .order_by(Finding.id)
         ).scalars()
     )
 
@@ -995,32 +1005,25 @@ def record_reward_penalty(
     decided_on: date,
 ) -> RewardPenalty:
     _require(Grants.of(user).has_role(*QA), _("Only QA records rewards and penalties."))
-    if not (reason or "").strip():
-        raise DomainError(_("Give the reason."), field="reason")
-    if inspection is not None and inspection.store_id != store.id:
-        raise DomainError(_("The inspection is of another store."), field="inspection")
-    if staff is not None and store.id not in Grants.of(staff).store_roles:
-        raise DomainError(_("%(name)s does not work at this store.", name=staff.full_name), field="staff")
-    if amount_cents is not None and amount_cents < 0:
-        raise DomainError(_("The amount cannot be negative."), field="amount")
     record = RewardPenalty(
         kind=kind,
         store=store,
         staff=staff,
         inspection=inspection,
-        reason=reason.strip(),
+        reason=(reason or "").strip(),
         measure=(measure or "").strip() or None,
         amount_cents=amount_cents,
         decided_on=decided_on,
         decided_by_id=user.id,
     )
+    record.validate()  # the rules the generated form applies too
     db.session.add(record)
     db.session.flush()
     return record
 
 
 def describe_due(day: date, today: date) -> str:
-    """ "due today", "3 days overdue", "in 5 days": for lists and e-mails."""
+    """ "due today", "3 days overdue" or "due 1 Dec 2026": for lists and e-mails."""
     delta = (day - today).days
     if delta == 0:
         return _("due today")

@@ -2,7 +2,9 @@
 
 Both sweeps run once a day per tenant through `repairqc.jobs.periodic` and are idempotent: the
 generation skips inspections that exist, and the escalation claims an action before it mails,
-so running either twice on one day does nothing the second time.
+so running either twice on one day does nothing the second time. Both work from the day they
+are given (every inspection up to its horizon, every action overdue by then), so a day on which
+no sweep ran is made up by the next day's.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 * `plan_views.CalendarView` (/admin/inspections/calendar/): a month of inspections and planned dates;
 * `inspection_views.InspectionView` (/admin/inspections/work/): the work list, conducting an
   inspection, QA's review;
-* `action_views` (registered by `register_action_views`): corrective actions and their follow-up.
+* `action_views.ActionsView`, `RewardsView` (/admin/inspections/actions/, /rewards/): corrective
+  actions and their follow-up, rewards and penalties.
 
 The generated admin lists of the same records stay at /admin/inspections/, /admin/inspection_plans/, ...
 """
@@ -16,34 +17,23 @@ from flask_babel import lazy_gettext as _l
 
 
 def register_inspection_views(admin) -> None:
-    from repairqc.chapters import CHAPTERS
-    from repairqc.inspections.action_views import register_action_views
+    from repairqc.chapters import add_screens
+    from repairqc.inspections.action_views import ActionsView, RewardsView
     from repairqc.inspections.inspection_views import InspectionView
     from repairqc.inspections.plan_views import CalendarView, PlanView
 
-    category = CHAPTERS["ch8"]
-    admin.add_view(
-        InspectionView(
-            name=_l("Inspection work list"),
-            endpoint="inspections_work",
-            url="/admin/inspections/work",
-            category=category,
-        )
+    add_screens(
+        admin,
+        "ch8",
+        (InspectionView, _l("Inspection work list"), "inspections_work", "/admin/inspections/work"),
+        (CalendarView, _l("Inspection calendar"), "inspections_calendar", "/admin/inspections/calendar"),
+        (PlanView, _l("Plan inspections"), "inspections_plans", "/admin/inspections/plans"),
+        # Not "Corrective actions" / "Rewards and penalties": the generated lists have those names.
+        (ActionsView, _l("Corrective action follow-up"), "inspection_actions", "/admin/inspections/actions"),
+        (
+            RewardsView,
+            _l("Rewards and penalties register"),
+            "inspection_rewards",
+            "/admin/inspections/rewards",
+        ),
     )
-    admin.add_view(
-        CalendarView(
-            name=_l("Inspection calendar"),
-            endpoint="inspections_calendar",
-            url="/admin/inspections/calendar",
-            category=category,
-        )
-    )
-    admin.add_view(
-        PlanView(
-            name=_l("Plan inspections"),
-            endpoint="inspections_plans",
-            url="/admin/inspections/plans",
-            category=category,
-        )
-    )
-    register_action_views(admin)

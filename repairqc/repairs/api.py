@@ -24,10 +24,11 @@ from flask import request as http_request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from repairqc.admin.screens import attempt, staff
 from repairqc.admin.views import INT32_MAX, staff_signed_in
 from repairqc.errors import Conflict, DomainError
 from repairqc.repairs import services
-from repairqc.repairs.access import attempt, load_order, staff
+from repairqc.repairs.access import load_order
 from repairqc.repairs.models import RepairOrder
 from repairqc.repairs.models import RepairOrderStatus as S
 from repairqc.repairs.workflow import MOVES, allowed_moves, check_version, transition

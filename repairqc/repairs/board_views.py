@@ -24,12 +24,13 @@ from sqlalchemy.orm import aliased
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scope_condition
+from repairqc.admin.screens import as_id, staff, today
 from repairqc.db import db, utcnow
 from repairqc.repairs import services
-from repairqc.repairs.access import RepairsAccess, as_id, staff, today
+from repairqc.repairs.access import RepairsAccess
 from repairqc.repairs.models import Customer, Device, RepairOrder
 from repairqc.repairs.models import RepairOrderStatus as S
-from repairqc.repairs.workflow import DESK, MANAGE, roles_at
+from repairqc.repairs.workflow import DESK
 from repairqc.standards.services import EffectiveStandard, effective_for_store
 from repairqc.stores.models import Store
 
@@ -115,7 +116,8 @@ class BoardView(RepairsAccess):
         category = request.args.get("category", "")
         if category not in categories:
             category = ""
-        cards, counts = self._cards(store, technician, category, self._qualified_only(store))
+        offered = services.categories_offered(staff(), store.id)
+        cards, counts = self._cards(store, technician, category, offered)
         columns = [
             {
                 "status": status,
@@ -173,15 +175,6 @@ class BoardView(RepairsAccess):
             .order_by(StaffUser.full_name)
         )
         return {row.id: row.full_name for row in rows}
-
-    @staticmethod
-    def _qualified_only(store: Store) -> set[str] | None:
-        """A technician (with no desk or manager role here) is offered only the device
-        categories they are qualified for (HB §2.1.2(2), §5.1.3(1)); None means all."""
-        roles = roles_at(staff(), store.id)
-        if Role.TECHNICIAN not in roles or roles & (DESK | MANAGE):
-            return None
-        return services.qualified_categories(staff())
 
     @staticmethod
     def _cards(

@@ -23,9 +23,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from repairqc.admin.screens import as_id
 from repairqc.errors import DomainError
 from repairqc.i18n import LOCALES
-from repairqc.repairs.access import as_id
 from repairqc.repairs.models import ContactChannel
 from repairqc.repairs.services import Intake, NewCustomer
 

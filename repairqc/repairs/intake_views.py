@@ -23,11 +23,12 @@ from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from repairqc.accounts.permissions import Action, current_grants
+from repairqc.admin.screens import attempt, staff, today
 from repairqc.db import db, on_commit, utcnow
 from repairqc.errors import DomainError
 from repairqc.jobs import enqueue
 from repairqc.repairs import services
-from repairqc.repairs.access import RepairsAccess, attempt, load_order, staff, today
+from repairqc.repairs.access import RepairsAccess, load_order
 from repairqc.repairs.intake_forms import NEW_CUSTOMER, IntakeForm, condition_label
 from repairqc.repairs.models import Customer, OrderPhoto, PhotoStage, RepairOrder, Signature, SignaturePurpose
 from repairqc.repairs.tasks import send_intake_receipt

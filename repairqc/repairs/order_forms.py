@@ -26,9 +26,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from repairqc.admin.screens import as_id
 from repairqc.admin.views import INT32_MAX
 from repairqc.errors import DomainError
-from repairqc.repairs.access import as_id
 from repairqc.repairs.models import DecisionMethod, OrderHold, Part, Quote, QuoteLineKind
 from repairqc.repairs.services import LineInput, line_amounts
 from repairqc.standards.forms import RowList

@@ -24,10 +24,11 @@ from wtforms import Form
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scoped_select
+from repairqc.admin.screens import attempt, expected_version, staff, today
 from repairqc.db import db, utcnow
 from repairqc.errors import DomainError
 from repairqc.repairs import services
-from repairqc.repairs.access import RepairsAccess, attempt, expected_version, load_order, staff, today
+from repairqc.repairs.access import RepairsAccess, load_order
 from repairqc.repairs.models import (
     DecisionMethod,
     OrderPhoto,

@@ -17,14 +17,15 @@ Definitions (period = whole UTC days from start to end inclusive; "now" = when t
   `first_time_fix_target_pct`.
 
 Everything is one aggregate statement grouped by period and store, for any number of periods
-(on SQLite plus one for the median). The QC failure and the warranty return are read from
-`RepairOrder.qc_failed_at` / `reworked_at`.
+(on SQLite plus one for the median, `reports.providers.window_median`). The QC failure and the
+warranty return are read from `RepairOrder.qc_failed_at` / `reworked_at`. The store page lists the
+orders behind two of the numbers with the same conditions (`qc_failed_orders`, `rework_orders`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -40,7 +41,26 @@ from repairqc.reports.providers import (
     is_postgresql,
     register,
     utc_bounds,
+    window_median,
 )
+
+
+def received_in(low: datetime, high: datetime) -> list[sa.ColumnElement[bool]]:
+    return [RepairOrder.received_at >= low, RepairOrder.received_at < high]
+
+
+def delivered_in(low: datetime, high: datetime) -> list[sa.ColumnElement[bool]]:
+    return [RepairOrder.delivered_at >= low, RepairOrder.delivered_at < high]
+
+
+def qc_failed_orders(low: datetime, high: datetime) -> list[sa.ColumnElement[bool]]:
+    """The orders "QC first pass" counts against: delivered in [low, high) after a QC check failed."""
+    return [*delivered_in(low, high), RepairOrder.qc_failed_at.is_not(None)]
+
+
+def rework_orders(low: datetime, high: datetime) -> list[sa.ColumnElement[bool]]:
+    """The numerator of the rework rate: warranty rework orders received in [low, high)."""
+    return [*received_in(low, high), RepairOrder.rework_of_id.is_not(None)]
 
 
 class RepairsProvider:
@@ -136,7 +156,7 @@ class RepairsProvider:
                     *(zero.label(name) for name in ("delivered", "first_pass", "promised", "on_time")),
                     *(zero.label(name) for name in ("originals", "fixed")),
                     none.label("turnaround"),
-                ).where(o.store_id.in_(stores), o.received_at >= low, o.received_at < high)
+                ).where(o.store_id.in_(stores), *received_in(low, high))
             )
             # The QC failure and the warranty return are stamped on the order when a check fails
             # or a rework opens (`repairs.models`): column reads, not probes of two other tables.
@@ -153,7 +173,7 @@ class RepairsProvider:
                     flag(sa.not_(is_rework)).label("originals"),
                     flag(sa.and_(sa.not_(is_rework), o.reworked_at.is_(None))).label("fixed"),
                     days_between(o.delivered_at, o.received_at).label("turnaround"),
-                ).where(o.store_id.in_(stores), o.delivered_at >= low, o.delivered_at < high)
+                ).where(o.store_id.in_(stores), *delivered_in(low, high))
             )
         facts = sa.union_all(*branches).subquery("facts")
         counts = (
@@ -189,25 +209,8 @@ class RepairsProvider:
                 "first_time_fix": Ratio(int(fixed), int(originals)),
             }
         if not is_postgresql():
-            ranked = (
-                sa.select(
-                    facts.c.period,
-                    facts.c.store_id,
-                    facts.c.turnaround,
-                    sa.func.row_number()
-                    .over(partition_by=(facts.c.period, facts.c.store_id), order_by=facts.c.turnaround)
-                    .label("rn"),
-                    sa.func.count().over(partition_by=(facts.c.period, facts.c.store_id)).label("cnt"),
-                )
-                .where(facts.c.turnaround.is_not(None))
-                .subquery("ranked")
-            )
-            middle = (
-                sa.select(ranked.c.period, ranked.c.store_id, sa.func.avg(ranked.c.turnaround))
-                .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
-                .group_by(ranked.c.period, ranked.c.store_id)
-            )
-            for k, sid, mid in db.session.execute(middle):
+            median_rows = window_median(facts.c.turnaround, (facts.c.period, facts.c.store_id))
+            for k, sid, mid in db.session.execute(median_rows):
                 values[k].setdefault(sid, {})["turnaround_days"] = None if mid is None else float(mid)
         return values
 

@@ -209,6 +209,18 @@ def qualified_categories(user: StaffUser) -> set[str] | None:
     return None
 
 
+def categories_offered(user: StaffUser, store_id: int) -> set[str] | None:
+    """The device categories whose orders the board offers `user` at a store; None means all.
+
+    A technician (with no desk or manager role there) is offered only the categories they are
+    qualified for (HB §2.1.2(2), §5.1.3(1)); the desk and managers see every order.
+    """
+    roles = roles_at(user, store_id)
+    if Role.TECHNICIAN not in roles or roles & (DESK | MANAGE):
+        return None
+    return qualified_categories(user)
+
+
 def require_qualified(user: StaffUser, order: RepairOrder) -> None:
     categories = qualified_categories(user)
     if categories is not None and order.device.category not in categories:
@@ -833,6 +845,37 @@ def repaired_by(order: RepairOrder) -> set[int]:
     return people
 
 
+def _qc_refusal(order: RepairOrder, user: StaffUser) -> DomainError | None:
+    """The error `begin_qc_check` raises for the first reason `user` may not begin it, or None."""
+    if order.status is not S.QC:
+        return DomainError(_("Only a repair waiting for its quality check can be checked."))
+    if user.id in repaired_by(order):  # HB §5.1.3(5)
+        return DomainError(
+            _("The technician who repaired the device cannot check it; a colleague must check it.")
+        )
+    if not roles_at(user, order.store_id) & QC_ROLES:
+        return Refused(_("Your role at this store does not allow quality checks."))
+    under_way = open_qc_check(order)
+    if under_way is not None:  # one check at a time per order
+        return Refused(
+            _(
+                "%(name)s has already begun a quality check of this order; only they can finish it.",
+                name=under_way.inspector.full_name,
+            )
+        )
+    return None
+
+
+def qc_refusal(order: RepairOrder, user: StaffUser) -> str | None:
+    """Why `user` may not begin the QC check of `order` now (the first reason), or None if they may.
+
+    The one statement of the rule: the QC screen shows it before anyone presses "Begin", and
+    `begin_qc_check` raises it.
+    """
+    refusal = _qc_refusal(order, user)
+    return None if refusal is None else refusal.message
+
+
 def begin_qc_check(order: RepairOrder, inspector: StaffUser, *, today: date) -> QCCheck:
     """Start the QC check of `order` with the checklist of the version in force `today`.
 
@@ -840,20 +883,9 @@ def begin_qc_check(order: RepairOrder, inspector: StaffUser, *, today: date) -> 
     the version's id, so publishing a new version, even one taking effect tomorrow, never
     changes a check already begun (HB §5.1.3(5), §5.2.2).
     """
-    if order.status is not S.QC:
-        raise DomainError(_("Only a repair waiting for its quality check can be checked."))
-    if inspector.id in repaired_by(order):
-        raise DomainError(_("The technician who repaired the device cannot check it; ask a colleague."))
-    if not roles_at(inspector, order.store_id) & QC_ROLES:
-        raise Refused(_("Your role at this store does not allow quality checks."))
-    under_way = open_qc_check(order)
-    if under_way is not None:
-        raise Refused(
-            _(
-                "%(name)s has already begun a quality check of this order; only they can finish it.",
-                name=under_way.inspector.full_name,
-            )
-        )
+    refusal = _qc_refusal(order, inspector)
+    if refusal is not None:
+        raise refusal
     standard = effective_for_store(order.store, today)
     category = order.device.category
     checklist = standard.document.checklist_for(category)

@@ -22,7 +22,7 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, ValidationError
 
-from repairqc.errors import DomainError, FormInvalid
+from repairqc.errors import FormInvalid
 from repairqc.repairs.models import OrderPhoto, PaymentMethod, QCCheckResult
 from repairqc.repairs.services import ResultInput
 
@@ -243,18 +243,3 @@ class WarrantyClaimForm(FlaskForm):
         validators=[Length(max=5000)],
         description=_l("As the customer describes them"),
     )
-
-
-def field_errors(form: FlaskForm, error: DomainError, aliases: Mapping[str, str] | None = None) -> list[str]:
-    """Show a refusal on the form field it names; return the messages that belong to no field.
-
-    Input the form could not read (`FormInvalid`) is already on its fields; `aliases` maps a
-    service's field name to the form's ("fault_symptoms" → "symptoms").
-    """
-    if isinstance(error, FormInvalid):
-        return [m for name, messages in error.fields.items() if name not in form for m in messages]
-    name = (aliases or {}).get(error.field or "", error.field)
-    if name and name in form and name not in ("csrf_token", "version"):
-        form[name].errors = [*form[name].errors, error.message]
-        return []
-    return [error.message]

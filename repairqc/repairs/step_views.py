@@ -25,10 +25,11 @@ from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from repairqc.admin.screens import attempt, expected_version, field_errors, staff, today
 from repairqc.db import db
 from repairqc.errors import DomainError, FormInvalid
 from repairqc.repairs import services, step_forms
-from repairqc.repairs.access import RepairsAccess, attempt, expected_version, load_order, staff, today
+from repairqc.repairs.access import RepairsAccess, load_order
 from repairqc.repairs.models import (
     OrderPhoto,
     Payment,
@@ -39,7 +40,7 @@ from repairqc.repairs.models import (
     RepairOrderStatus,
 )
 from repairqc.repairs.step_forms import AcceptanceForm, PaymentForm, WarrantyClaimForm
-from repairqc.repairs.workflow import DESK, QC_ROLES, Refused, check_version, roles_at
+from repairqc.repairs.workflow import DESK, Refused, check_version, roles_at
 
 S = RepairOrderStatus
 
@@ -157,7 +158,6 @@ class StepsView(RepairsAccess):
     ):
         user = staff()
         check = services.open_qc_check(order)
-        roles = roles_at(user, order.store_id)
         rows: list[step_forms.QCRow] = []
         if check is not None:
             photos: dict[int, list[OrderPhoto]] = defaultdict(list)
@@ -166,8 +166,8 @@ class StepsView(RepairsAccess):
                 sa.select(OrderPhoto).where(OrderPhoto.qc_result_id.in_(result_ids)).order_by(OrderPhoto.id)
             ).scalars():
                 photos[photo.qc_result_id].append(photo)
-            field_errors = error.fields if isinstance(error, FormInvalid) else None
-            rows = step_forms.qc_rows(check.results, photos, posted, field_errors)
+            unreadable = error.fields if isinstance(error, FormInvalid) else None
+            rows = step_forms.qc_rows(check.results, photos, posted, unreadable)
         past = [
             c
             for c in db.session.execute(
@@ -175,12 +175,6 @@ class StepsView(RepairsAccess):
             ).scalars()
             if check is None or c.id != check.id
         ]
-        if user.id in services.repaired_by(order):
-            cannot_begin = _("You repaired this device, so a colleague must check it.")  # HB §5.1.3(5)
-        elif not roles & QC_ROLES:
-            cannot_begin = _("Your role at this store does not allow quality checks.")
-        else:
-            cannot_begin = None
         page = self.render(
             "repairs/steps/qc.html",
             order=order,
@@ -189,7 +183,7 @@ class StepsView(RepairsAccess):
             past=past,
             failed_items=lambda c: [step_forms.item_text(r) for r in c.results if r.passed is False],
             records=check is not None and check.inspector_id == user.id and order.status is S.QC,
-            cannot_begin=cannot_begin,
+            cannot_begin=services.qc_refusal(order, user) if check is None else None,
             error=error,
             order_page=order_page(order.id),
             format_datetime=format_datetime,
@@ -227,7 +221,7 @@ class StepsView(RepairsAccess):
                 form,
                 AcceptanceForm(formdata=None),
                 error=error,
-                messages=step_forms.field_errors(form, error),
+                messages=field_errors(form, error),
             )
         flash(_("The payment is recorded."), "success")
         return redirect(url_for(".delivery", order_id=order_id))
@@ -256,7 +250,7 @@ class StepsView(RepairsAccess):
         error = attempt(deliver)
         if error is not None:
             signature_errors = [error.message] if error.field == "signature" else []
-            messages = [] if signature_errors else step_forms.field_errors(form, error)
+            messages = [] if signature_errors else field_errors(form, error)
             return self._delivery_page(
                 load_order(order_id),
                 PaymentForm(formdata=None),
@@ -339,7 +333,7 @@ class StepsView(RepairsAccess):
 
         error = attempt(claim)
         if error is not None:
-            messages = step_forms.field_errors(form, error, aliases={"fault_symptoms": "symptoms"})
+            messages = field_errors(form, error, aliases={"fault_symptoms": "symptoms"})
             return self._warranty_page(load_order(order_id), form, error=error, messages=messages)
         flash(
             _(

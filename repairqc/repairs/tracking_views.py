@@ -34,12 +34,12 @@ from flask import (
 from flask_babel import force_locale, format_date, get_locale
 from flask_babel import gettext as _
 
+from repairqc.admin.screens import attempt, today
 from repairqc.db import db
 from repairqc.errors import DomainError, NotFound
 from repairqc.extensions import limiter
 from repairqc.i18n import normalise_locale, select_locale
 from repairqc.repairs import services
-from repairqc.repairs.access import attempt, today
 from repairqc.repairs.models import (
     DecisionMethod,
     OrderHold,

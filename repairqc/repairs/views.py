@@ -13,31 +13,17 @@ from flask_babel import lazy_gettext as _l
 
 
 def register_repair_views(admin) -> None:
-    from repairqc.chapters import CHAPTERS
+    from repairqc.chapters import add_screens
     from repairqc.repairs.board_views import BoardView
     from repairqc.repairs.intake_views import IntakeView
     from repairqc.repairs.order_views import OrderView
     from repairqc.repairs.step_views import StepsView
 
-    category = CHAPTERS["ch2"]
-    admin.add_view(
-        BoardView(name=_l("Order board"), endpoint="repairs_board", url="/admin/repairs", category=category)
-    )
-    admin.add_view(
-        IntakeView(
-            name=_l("Receive a device"),
-            endpoint="repairs_intake",
-            url="/admin/repairs/intake",
-            category=category,
-        )
-    )
-    admin.add_view(
-        OrderView(
-            name=_l("Repair order"), endpoint="repairs_order", url="/admin/repairs/orders", category=category
-        )
-    )
-    admin.add_view(
-        StepsView(
-            name=_l("Repair steps"), endpoint="repairs_steps", url="/admin/repairs/steps", category=category
-        )
+    add_screens(
+        admin,
+        "ch2",
+        (BoardView, _l("Order board"), "repairs_board", "/admin/repairs"),
+        (IntakeView, _l("Receive a device"), "repairs_intake", "/admin/repairs/intake"),
+        (OrderView, _l("Repair order"), "repairs_order", "/admin/repairs/orders"),
+        (StepsView, _l("Repair steps"), "repairs_steps", "/admin/repairs/steps"),
     )

@@ -29,6 +29,7 @@ from repairqc.reports.services import (
     format_change,
     format_value,
     trend_keys,
+    trend_title,
 )
 
 FLAG_FILL = "F8D7DA"  # Bootstrap's "danger" background: the page's colour for a flagged cell
@@ -218,9 +219,7 @@ def to_pdf(report: Report, trend: list[TrendPoint], language: str) -> bytes:
         KeepTogether([charts.scores_chart(report, _("Average inspection score by store"), language)])
     )
     story.append(
-        KeepTogether(
-            [charts.trend_chart(trend, trend_keys(), _("Trend over the last 12 months (%)"), language)]
-        )
+        KeepTogether([charts.trend_chart(trend, trend_keys(), trend_title(report.period.end), language)])
     )
     document.build(story)
     return out.getvalue()

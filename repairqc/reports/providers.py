@@ -159,30 +159,32 @@ def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
-def median_by_store(
-    value: sa.ColumnElement[float], where: Sequence[sa.ColumnElement[bool]], store_id: sa.ColumnElement[int]
-) -> dict[int, float]:
-    """The median of `value` per store over the rows matching `where`, computed in SQL.
+def window_median(
+    value: sa.ColumnElement,
+    partition: Sequence[sa.ColumnElement],
+    where: Sequence[sa.ColumnElement[bool]] = (),
+) -> sa.Select:
+    """`SELECT *partition, median(value) ... GROUP BY partition` for SQLite, which has no
+    percentile aggregate: number each partition's rows in order of `value` (a window function)
+    and average the one or two middle ones. Rows whose `value` is NULL are left out.
 
-    PostgreSQL: percentile_cont(0.5). SQLite has no percentile aggregate: number the rows of
-    each store in order (a window function) and average the one or two middle ones.
+    On PostgreSQL a provider takes `percentile_cont(0.5).within_group(value)` in its own
+    aggregate instead, in the same pass as its counts (`repairs.reporting`).
     """
-    if is_postgresql():
-        median = sa.func.percentile_cont(0.5).within_group(value)
-        rows = db.session.execute(sa.select(store_id, median).where(*where).group_by(store_id))
-        return {sid: float(m) for sid, m in rows if m is not None}
+    keys = [column.label(f"key_{i}") for i, column in enumerate(partition)]
     ranked = (
         sa.select(
-            store_id.label("store_id"),
+            *keys,
             value.label("value"),
-            sa.func.row_number().over(partition_by=store_id, order_by=value).label("rn"),
-            sa.func.count().over(partition_by=store_id).label("cnt"),
+            sa.func.row_number().over(partition_by=list(partition), order_by=value).label("rn"),
+            sa.func.count().over(partition_by=list(partition)).label("cnt"),
         )
-        .where(*where)
-        .subquery()
+        .where(value.is_not(None), *where)
+        .subquery("ranked")
     )
-    middle = sa.select(ranked.c.store_id, sa.func.avg(ranked.c.value)).where(
-        ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2])
+    grouped = [ranked.c[key.name] for key in keys]
+    return (
+        sa.select(*grouped, sa.func.avg(ranked.c.value))
+        .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
+        .group_by(*grouped)
     )
-    rows = db.session.execute(middle.group_by(ranked.c.store_id))
-    return {sid: float(m) for sid, m in rows if m is not None}

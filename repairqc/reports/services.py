@@ -3,7 +3,8 @@
 For a period and a scope of stores: one row per store from every provider's columns
 (`reports.providers`), the average row, a ranking, the change against the previous period of
 the same length, p-chart control limits across stores for the providers' rates, and the
-monthly trend. Who sees which stores by name is decided here too (`Viewer`).
+monthly trend. Who sees which stores by name is decided here too (`Viewer`), and what one
+store's page lists (`store_page`).
 
 All counting happens in the providers' SQL; this module only combines a few numbers per store,
 so its time does not grow with the number of orders.
@@ -24,9 +25,21 @@ from flask_babel import lazy_gettext as _l
 
 from repairqc.accounts.models import Role
 from repairqc.accounts.permissions import Grants
+from repairqc.accounts.scoping import scoped_select
 from repairqc.db import db, utcnow
 from repairqc.errors import DomainError
-from repairqc.reports.providers import Column, ControlChart, Ratio, ReportProvider, providers, without_jit
+from repairqc.inspections.models import ActionStatus, CorrectiveAction, Finding, Inspection, RewardPenalty
+from repairqc.repairs.models import RepairOrder
+from repairqc.repairs.reporting import qc_failed_orders, rework_orders
+from repairqc.reports.providers import (
+    Column,
+    ControlChart,
+    Ratio,
+    ReportProvider,
+    providers,
+    utc_bounds,
+    without_jit,
+)
 from repairqc.standards.schema import StandardDocument, SupervisionPolicy
 from repairqc.stores.models import Chain, Region, Store
 
@@ -220,12 +233,9 @@ HQ_VIEWER = Viewer(None)
 
 def document_on(day: date) -> StandardDocument | None:
     """The standards document in force on `day`, or None before the first one."""
-    from repairqc.standards.services import _parsed, version_on
+    from repairqc.standards.services import document_in_force
 
-    try:
-        return _parsed(version_on(day))
-    except DomainError:
-        return None
+    return document_in_force(day)
 
 
 def supervision_policy(day: date) -> SupervisionPolicy:
@@ -312,6 +322,9 @@ class Report:
     limits: list[Limits]
     generated_at: datetime
     all_named: bool
+    #: The scope's stores, by id, for the trend (`monthly_trend`); never shown: an anonymised
+    #: row must not be traceable.
+    store_ids: tuple[int, ...] = ()
 
     @property
     def groups(self) -> list[tuple[Any, list[ReportColumn]]]:
@@ -411,10 +424,19 @@ def _rank_key(row: Row) -> tuple:
     return (*key, row.code)
 
 
-def _misses(rc: ReportColumn, value: float | None) -> bool:
+def _misses(rc: ReportColumn, value: float | None, store_targets: dict[str, float]) -> bool:
+    """Whether `value` misses the column's target as it stands for the store: the standard's,
+    unless the store's chain or the store itself overrides it (HB §5.2)."""
     if rc.target is None or value is None or rc.column.higher_is_better is None:
         return False
-    return value < rc.target if rc.column.higher_is_better else value > rc.target
+    target = store_targets.get(rc.column.target, rc.target)
+    return value < target if rc.column.higher_is_better else value > target
+
+
+def _store_targets(document: StandardDocument | None, stores: Sequence[Store]) -> dict[int, dict[str, float]]:
+    from repairqc.standards.services import targets_by_store
+
+    return targets_by_store(document, stores) if document is not None else {}
 
 
 def build_report(
@@ -432,6 +454,7 @@ def build_report(
     columns = report_columns(document)
     stores = scope_stores(scope)
     ids = [s.id for s in stores]
+    store_targets = _store_targets(document, stores)
     current, before = (
         collect([period, period.previous()], ids) if compare else (collect([period], ids)[0], {})
     )
@@ -444,7 +467,7 @@ def build_report(
                 new = cells[rc.key].value
                 cells[rc.key].change = None if old is None or new is None else new - old
         for rc in columns:
-            if _misses(rc, cells[rc.key].value):
+            if _misses(rc, cells[rc.key].value, store_targets.get(store.id, {})):
                 cells[rc.key].flags.add("miss")
         named = viewer.named(store.id)
         rows.append(
@@ -494,6 +517,7 @@ def build_report(
         limits,
         utcnow(),
         all_named=viewer.named_stores is None,
+        store_ids=tuple(sorted(ids)),
     )
 
 
@@ -511,6 +535,11 @@ def trend_keys() -> list[tuple[str, Any]]:
     return [(key, columns[key].label) for p in providers() for key in p.trend_columns]
 
 
+def trend_title(end: date) -> str:
+    """The trend chart's title: the 12 months up to the period's end, whichever period it is."""
+    return _("Trend over the 12 months to %(month)s (%%)", month=format_date(end, "MMMM yyyy"))
+
+
 def monthly_trend(end: date, store_ids: Sequence[int], months: int = 12) -> list[TrendPoint]:
     """The trend columns month by month over the `months` months up to `end`'s month, the
     stores pooled as in the average row. All the months in one provider call."""
@@ -526,6 +555,94 @@ def monthly_trend(end: date, store_ids: Sequence[int], months: int = 12) -> list
         )
         points.append(TrendPoint(first, {key: cell.value for key, cell in cells.items()}))
     return points
+
+
+# --- one store's page (HB §8.3.4) -------------------------------------------------------------------------
+
+#: Rows listed per table on a store's page; the generated admin lists the rest.
+STORE_PAGE_LIMIT = 100
+
+
+@dataclass
+class StorePage:
+    """A store's row and trend for a period, and the records behind them, each list limited
+    to `STORE_PAGE_LIMIT` rows and to what the reader may see (`scoped_select`)."""
+
+    report: Report
+    trend: list[TrendPoint]
+    #: Submitted or due in the period, whatever their status now (a returned one shows too).
+    inspections: list[Inspection]
+    #: Not yet verified by QA, whenever raised.
+    actions: list[CorrectiveAction]
+    #: The findings of those actions, by id.
+    findings: dict[int, Finding]
+    #: Rewards and penalties decided in the period.
+    rewards: list[RewardPenalty]
+    #: Delivered in the period after a QC check failed: the orders "QC first pass" counts against.
+    qc_failed: list[RepairOrder]
+    #: Warranty reworks received in the period: the numerator of the rework rate.
+    reworks: list[RepairOrder]
+
+    @property
+    def row(self) -> Row:
+        return self.report.rows[0]
+
+
+def store_page(store: Store, period: Period) -> StorePage:
+    """The store's page: its report row (HQ's view: the reader may open the store), the trend,
+    and the lists behind the numbers, with the providers' own definitions for the orders."""
+    report = build_report(period, Scope("stores", (store.id,)))
+    low, high = utc_bounds(period.start, period.end)
+
+    def listed(statement: sa.Select) -> list[Any]:
+        return list(db.session.execute(statement.limit(STORE_PAGE_LIMIT)).scalars())
+
+    i = Inspection
+    inspections = listed(
+        scoped_select(i)
+        .where(
+            i.store_id == store.id,
+            sa.or_(
+                sa.and_(i.submitted_at >= low, i.submitted_at < high),
+                sa.and_(i.due_on >= period.start, i.due_on <= period.end),
+            ),
+        )
+        .order_by(i.due_on.desc(), i.id.desc())
+    )
+    a = CorrectiveAction
+    actions = listed(
+        scoped_select(a)
+        .where(a.store_id == store.id, a.status != ActionStatus.VERIFIED)
+        .order_by(a.due_on, a.id)
+    )
+    finding_ids = {action.finding_id for action in actions}
+    findings = {
+        f.id: f
+        for f in db.session.execute(scoped_select(Finding).where(Finding.id.in_(finding_ids))).scalars()
+    }
+    r = RewardPenalty
+    rewards = listed(
+        scoped_select(r)
+        .where(r.store_id == store.id, r.decided_on >= period.start, r.decided_on <= period.end)
+        .order_by(r.decided_on.desc(), r.id.desc())
+    )
+    o = RepairOrder
+    qc_failed = listed(
+        scoped_select(o).where(o.store_id == store.id, *qc_failed_orders(low, high)).order_by(o.id.desc())
+    )
+    reworks = listed(
+        scoped_select(o).where(o.store_id == store.id, *rework_orders(low, high)).order_by(o.id.desc())
+    )
+    return StorePage(
+        report,
+        monthly_trend(period.end, report.store_ids),
+        inspections,
+        actions,
+        findings,
+        rewards,
+        qc_failed,
+        reworks,
+    )
 
 
 # --- formatting shared by the page and the exports --------------------------------------------------------
@@ -546,8 +663,9 @@ def format_value(column: Column, value: float | None, *, average: bool = False) 
 def format_change(column: Column, change: float | None) -> str:
     if change is None:
         return ""
-    unit = " pp" if column.kind == "percent" else ""
-    return f"{change:+.1f}{unit}"
+    if column.kind == "percent":
+        return _("%(change)s pp", change=f"{change:+.1f}")  # percentage points
+    return f"{change:+.1f}"
 
 
 def change_verdict(column: Column, change: float | None) -> str | None:

@@ -7,10 +7,10 @@ polls `ReportRun.progress`) sees it move; the PDF and the final status are commi
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 
 from repairqc.db import db, utcnow
@@ -23,7 +23,7 @@ from repairqc.reports.services import (
     Scope,
     build_report,
     monthly_trend,
-    scope_stores,
+    preset_period,
     supervision_policy,
 )
 
@@ -45,10 +45,10 @@ def make_pdf(run: ReportRun) -> bytes:
     run.started_at = utcnow()
     _step(run, 5, ReportRunStatus.RUNNING)
     period, scope = Period(run.period_start, run.period_end), Scope.from_json(run.scope)
-    with force_locale(normalise_locale(run.language) or "en"):
+    with force_locale(run_locale(run)):
         report = build_report(period, scope, HQ_VIEWER)
         _step(run, 40)
-        trend = monthly_trend(period.end, [s.id for s in scope_stores(scope)])
+        trend = monthly_trend(period.end, report.store_ids)
         _step(run, 70)
         pdf = to_pdf(report, trend, run.language)
     run.pdf = pdf
@@ -58,12 +58,21 @@ def make_pdf(run: ReportRun) -> bytes:
     return pdf
 
 
-def _failed(run_id: int, error: Exception) -> None:
+def run_locale(run: ReportRun) -> str:
+    return normalise_locale(run.language or "") or "en"
+
+
+def _failed(run_id: int) -> None:
+    """Mark the run failed with a fixed message in its language. The error itself (SQL, driver
+    internals) goes to the log (`logger.exception` by the caller), never to the run page."""
     db.session.rollback()
     run = db.session.get(ReportRun, run_id)
     if run is not None:
         run.status = ReportRunStatus.FAILED
-        run.message = str(error)[:500]
+        with force_locale(run_locale(run)):
+            run.message = _(
+                "The report could not be made. Try again later; if it fails again, tell your administrator."
+            )
         run.finished_at = utcnow()
         db.session.commit()
 
@@ -76,16 +85,10 @@ def generate_report_pdf(run_id: int) -> int | None:
         return None
     try:
         return len(make_pdf(run))
-    except Exception as error:
+    except Exception:
         logger.exception("report run %s failed", run_id)
-        _failed(run_id, error)
+        _failed(run_id)
         raise
-
-
-def last_month(today: date) -> Period:
-    first_of_this = today.replace(day=1)
-    end = first_of_this - timedelta(days=1)
-    return Period(end.replace(day=1), end)
 
 
 @job(queue="reports", timeout=900)
@@ -104,7 +107,7 @@ def send_monthly_report(today_iso: str) -> str | None:
     today = date.fromisoformat(today_iso)
     if not supervision_policy(today).monthly_report:
         return None
-    period = last_month(today)
+    period = preset_period("last_month", today)
     key = period.start.strftime("%Y-%m")
     run = db.session.execute(sa.select(ReportRun).where(ReportRun.monthly_key == key)).scalar_one_or_none()
     if run is not None and run.status is not ReportRunStatus.FAILED:
@@ -135,6 +138,7 @@ def send_monthly_report(today_iso: str) -> str | None:
     first_locale = recipients[0].locale if recipients else None
     run.language = normalise_locale(first_locale or "") or "en"
     db.session.commit()  # the claim
+    run_id = run.id
     try:
         pdf = make_pdf(run)
         filename = f"cross-store-report-{key}.pdf"
@@ -144,22 +148,24 @@ def send_monthly_report(today_iso: str) -> str | None:
             if user.email in sent:
                 continue
             with force_locale(normalise_locale(user.locale or "") or run.language):
-                subject = _("Cross-store report for %(month)s", month=key)
+                month = format_date(period.start, "MMMM yyyy")
+                subject = _("Cross-store report for %(month)s", month=month)
                 body = _(
                     "Attached is the cross-store report for %(month)s (all stores), made on %(today)s.\n"
                     "It is also kept under Ch.8 Supervision and inspection → Report runs.",
-                    month=key,
-                    today=today.isoformat(),
+                    month=month,
+                    today=format_date(today),
                 )
             send_mail(user.email, subject, body, attachments=[(filename, "application/pdf", pdf)])
             sent.append(user.email)
             run.emailed_to = ", ".join(sent)
             db.session.commit()  # each address as soon as it is mailed
         if not sent:
-            run.message = _("No QA manager or owner with an e-mail address: the report was not sent.")
+            with force_locale(run_locale(run)):
+                run.message = _("No QA manager or owner with an e-mail address: the report was not sent.")
         db.session.commit()
-    except Exception as error:
+    except Exception:
         logger.exception("monthly report %s failed", key)
-        _failed(run.id, error)
+        _failed(run_id)
         raise
     return key

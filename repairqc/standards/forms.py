@@ -34,6 +34,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 
 from repairqc.standards.schema import (
     KPIS,
+    SCORE_MAX,
     ChecklistItem,
     DeviceCategory,
     EquipmentRule,
@@ -235,7 +236,7 @@ class InspectionItemRow(Row):
     critical = BooleanField(_l("Critical"))
     kind = SelectField(
         _l("Answer"),
-        choices=[("pass_fail", _l("Pass / fail")), ("score", _l("Score 0–5"))],
+        choices=[("pass_fail", _l("Pass / fail")), ("score", _l("Score 0–%(max)s", max=SCORE_MAX))],
         default="pass_fail",
     )
     required = BooleanField(_l("Required"), default=True)

@@ -165,7 +165,8 @@ class SupervisionPolicy(Strict):
     escalation_repeat_days: Positive = 7
     #: Store managers see other stores by name in the cross-store report.
     league_tables: bool = False
-    #: E-mail the cross-store report of the month before to QA on the 1st of each month.
+    #: E-mail the cross-store report of the month before to QA once it is over (the periodic job
+    #: runs daily and sends each month's once).
     monthly_report: bool = True
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -217,26 +217,68 @@ def _parsed(version: StandardVersion) -> StandardDocument:
     return cache(current_tenant().schema, version.id, version.published_at)
 
 
+def document_in_force(day: date) -> StandardDocument | None:
+    """The parsed document of the version in force on `day`, or None before the first one."""
+    try:
+        return _parsed(version_on(day))
+    except DomainError:
+        return None
+
+
+def _resolved_targets(
+    document: StandardDocument, label: str, stores: Sequence[Store]
+) -> dict[int, dict[str, ResolvedTarget]]:
+    """Each store's overridable targets: the document's, then its chain's, then its own.
+
+    One query for all the stores, so a report over hundreds of stores costs what one store does.
+    """
+    standard = {
+        name: ResolvedTarget(float(getattr(document.service_targets, name)), "standard", label)
+        for name in OVERRIDABLE_TARGETS
+    }
+    resolved = {store.id: dict(standard) for store in stores}
+    if not stores:
+        return resolved
+    overrides = db.session.execute(
+        sa.select(ServiceTargetOverride).where(
+            sa.or_(
+                ServiceTargetOverride.store_id.in_([s.id for s in stores]),
+                ServiceTargetOverride.chain_id.in_({s.chain_id for s in stores}),
+            )
+        )
+    ).scalars()
+    by_chain: dict[int, list[ServiceTargetOverride]] = {}
+    by_store: dict[int, list[ServiceTargetOverride]] = {}
+    for override in overrides:
+        if override.target not in OVERRIDABLE_TARGETS:
+            continue
+        if override.store_id is not None:
+            by_store.setdefault(override.store_id, []).append(override)
+        else:
+            by_chain.setdefault(override.chain_id, []).append(override)
+    for store in stores:
+        targets = resolved[store.id]
+        for override in by_chain.get(store.chain_id, []):  # chain first, the store's own wins
+            targets[override.target] = ResolvedTarget(override.value, "chain", store.chain.code)
+        for override in by_store.get(store.id, []):
+            targets[override.target] = ResolvedTarget(override.value, "store", store.code)
+    return resolved
+
+
 def effective_for_store(store: Store, day: date) -> EffectiveStandard:
     """The standard for `store` on `day`, with chain and store overrides applied and explained."""
     version = version_on(day)
     document = _parsed(version)
-    targets = {
-        name: ResolvedTarget(float(getattr(document.service_targets, name)), "standard", f"v{version.number}")
-        for name in OVERRIDABLE_TARGETS
-    }
-    overrides = db.session.execute(
-        sa.select(ServiceTargetOverride).where(
-            sa.or_(
-                ServiceTargetOverride.store_id == store.id, ServiceTargetOverride.chain_id == store.chain_id
-            )
-        )
-    ).scalars()
-    for override in sorted(overrides, key=lambda o: o.store_id is not None):  # chain first, store wins
-        if override.target in targets:
-            scope, label = ("store", store.code) if override.store_id else ("chain", store.chain.code)
-            targets[override.target] = ResolvedTarget(override.value, scope, label)
+    targets = _resolved_targets(document, f"v{version.number}", [store])[store.id]
     return EffectiveStandard(version.id, version.number, document, targets)
+
+
+def targets_by_store(document: StandardDocument, stores: Sequence[Store]) -> dict[int, dict[str, float]]:
+    """`document`'s overridable targets for each store, chain and store overrides applied."""
+    return {
+        store_id: {name: target.value for name, target in targets.items()}
+        for store_id, targets in _resolved_targets(document, "", stores).items()
+    }
 
 
 # --- comparison, export, import -------------------------------------------------------------------------

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Page, expect
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 DEMO_PASSWORD = "repairqc-demo"
+#: <html lang> of each locale the navbar's language switch offers.
+HTML_LANG = {"en": "en", "zh_Hans_CN": "zh-Hans"}
 STARTUP_TIMEOUT = 20.0  # seconds for `flask run` to answer /healthz
 # Without the background-networking flags Chromium keeps dialling Google services.
 CHROMIUM_ARGS = [
@@ -198,3 +204,56 @@ def new_page(contexts: list, browser, **options):
     context.set_default_timeout(10_000)
     contexts.append(context)
     return context.new_page()
+
+
+def sign_in(page: Page, live_server: LiveServer, email: str) -> None:
+    """Sign in to the demo tenant with the demo password; lands on the admin home.
+
+    The form is found by its fields, not its labels: the login page may already be in Chinese.
+    """
+    page.goto(live_server.tenant_url("demo", "/login"))
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(DEMO_PASSWORD)
+    page.locator("form:has(input[name=password]) button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+
+def choose_language(page: Page, locale: str) -> None:
+    """Pick `locale` in the navbar's language switch (a no-op if the account already uses it).
+
+    The <select> submits its form on change and the POST comes back to the same page. On a phone
+    the navbar is folded behind its toggle, which is tapped open first. Accounts remember their
+    language across browser tests, so each test chooses the one whose texts it asserts.
+    """
+    switch = page.get_by_test_id("language-switch").locator("select[name=locale]")  # its label is translated
+    page.wait_for_load_state("load")
+    if switch.input_value() != locale:
+        if not switch.is_visible():
+            page.get_by_role("button", name="Toggle navigation").tap()
+            expect(switch).to_be_visible()
+        here = page.url
+        posted = page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/language"))
+        # "load" of the page that the POST redirects back to.
+        with posted, page.expect_event("load"):
+            switch.select_option(locale)
+        assert page.url == here
+    expect(switch).to_have_value(locale)
+    expect(page.locator("html")).to_have_attribute("lang", HTML_LANG[locale])
+
+
+def png(path: Path, rgb: tuple[int, int, int]) -> Path:
+    """A small, valid, one-colour PNG (distinct colours give distinct files)."""
+    width = height = 8
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return path

@@ -15,8 +15,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from .conftest import REPO_ROOT, LiveServer, server_app
-from .test_store_manager import sign_in
+from .conftest import REPO_ROOT, LiveServer, server_app, sign_in
 
 pytestmark = pytest.mark.browser
 

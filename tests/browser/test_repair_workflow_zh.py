@@ -16,8 +16,6 @@ must contain Chinese characters).
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from .conftest import DEMO_PASSWORD, REPO_ROOT, LiveServer, new_page, server_app
+from .conftest import REPO_ROOT, LiveServer, choose_language, new_page, png, server_app, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -49,27 +47,6 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 # --- the people and their browsers ---------------------------------------------------------------
-
-
-def sign_in(page: Page, live_server: LiveServer, email: str) -> None:
-    page.goto(live_server.tenant_url("demo", "/login"))
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(DEMO_PASSWORD)
-    page.locator("form:has(input[name=password]) button[type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/admin/$"))
-
-
-def use_chinese(page: Page) -> None:
-    """Pick 简体中文 in the navbar's language switch (a no-op if the account already uses it)."""
-    switch = page.get_by_test_id("language-switch").locator("select[name=locale]")
-    page.wait_for_load_state("load")
-    if switch.input_value() != ZH:
-        here = page.url
-        with page.expect_event("load"):
-            switch.select_option(ZH)
-        assert page.url == here
-    expect(switch).to_have_value(ZH)
-    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
 
 
 def sign(page: Page, field: Locator) -> None:
@@ -96,24 +73,6 @@ def tick(control: Locator) -> None:
 
 def signature_field(scope: Page | Locator) -> Locator:
     return scope.locator("[data-signature-field]:has(input[name=signature])")
-
-
-def png(path: Path, rgb: tuple[int, int, int]) -> Path:
-    """A small, valid, one-colour PNG (distinct colours give distinct files)."""
-    width = height = 8
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-    return path
 
 
 # --- what the server says, read from its own catalog and database --------------------------------
@@ -231,7 +190,7 @@ def test_repair_from_intake_to_delivery_in_chinese(
 
     # 1. The front desk receives the phone (HB §2.1.2(1)), in Chinese.
     sign_in(desk, live_server, FRONT_DESK)
-    use_chinese(desk)
+    choose_language(desk, ZH)
     desk.goto(board_url)
     expect(desk.get_by_test_id("board")).to_be_visible()
     desk.get_by_test_id("receive-device").click()
@@ -297,7 +256,7 @@ def test_repair_from_intake_to_delivery_in_chinese(
     # 2. The technician diagnoses and sends the quote (HB §2.1.2(2)-(3)).
     tech = new_page(contexts, chromium_browser)
     sign_in(tech, live_server, TECHNICIAN)
-    use_chinese(tech)
+    choose_language(tech, ZH)
     tech.goto(board_url)
     card = tech.get_by_test_id("column-received").locator(f"[data-testid=card][data-order-id='{order_id}']")
     expect(card).to_contain_text(CUSTOMER)
@@ -386,7 +345,7 @@ def test_repair_from_intake_to_delivery_in_chinese(
     # 5. The inspector fails a critical item, then passes the rework (HB §5.1.3(5), §5.2.2).
     inspector = new_page(contexts, chromium_browser)
     sign_in(inspector, live_server, INSPECTOR)
-    use_chinese(inspector)
+    choose_language(inspector, ZH)
     inspector.goto(order_url)
     expect_status(inspector, labels["qc"])
     inspector.get_by_test_id("qc-link").click()

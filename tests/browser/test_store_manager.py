@@ -13,31 +13,12 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from .conftest import DEMO_PASSWORD, REPO_ROOT, LiveServer
+from .conftest import REPO_ROOT, LiveServer, choose_language, sign_in
 
 pytestmark = pytest.mark.browser
 
 MANAGER = "manager@demo.example.com"
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "browser-store-manager.png"
-
-
-def sign_in(page: Page, live_server: LiveServer, email: str) -> None:
-    page.goto(live_server.tenant_url("demo", "/login"))
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/admin/$"))
-
-
-def choose_language(page: Page, locale: str) -> None:
-    """The navbar <select> submits its form on change and comes back to the same page."""
-    here = page.url
-    posted = page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/language"))
-    # "load" of the page that the POST redirects back to.
-    with posted, page.expect_event("load"):
-        page.get_by_test_id("language-switch").locator("select[name=locale]").select_option(locale)
-    assert page.url == here
-    expect(page.get_by_test_id("language-switch").locator("select[name=locale]")).to_have_value(locale)
 
 
 def open_from_menu(page: Page, toggle: Locator, item: Locator) -> None:

@@ -13,15 +13,13 @@ before and after, so the test checks what this flow added, not what the demo see
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from .conftest import DEMO_PASSWORD, REPO_ROOT, LiveServer, new_page
+from .conftest import REPO_ROOT, LiveServer, choose_language, new_page, png, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -39,47 +37,6 @@ REPORT_SCREENSHOT = REPO_ROOT / "test-artifacts" / "browser-supervision-report.p
 
 
 # --- the people and their browsers ---------------------------------------------------------------
-
-
-def sign_in(page: Page, live_server: LiveServer, email: str) -> None:
-    page.goto(live_server.tenant_url("demo", "/login"))
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/admin/$"))
-    use_english(page)
-
-
-def use_english(page: Page) -> None:
-    """The account may remember Chinese from another browser test (the store manager's does):
-    the texts asserted here are the English ones."""
-    switch = page.get_by_test_id("language-switch").locator("select[name=locale]")  # its label is translated
-    page.wait_for_load_state("load")
-    if switch.input_value() != "en":
-        if not switch.is_visible():  # on a phone the navbar is folded behind its toggle
-            page.get_by_role("button", name="Toggle navigation").tap()
-            expect(switch).to_be_visible()
-        with page.expect_event("load"):
-            switch.select_option("en")
-    expect(page.locator("html")).to_have_attribute("lang", "en")
-
-
-def png(path: Path, rgb: tuple[int, int, int]) -> Path:
-    """A small, valid, one-colour PNG (distinct colours give distinct files)."""
-    width = height = 8
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-    return path
 
 
 def assert_fits_the_screen(page: Page) -> None:
@@ -143,11 +100,14 @@ def test_inspection_on_a_phone_to_corrective_action_closed_and_reported(
 ):
     qa = new_page(contexts, chromium_browser)
     sign_in(qa, live_server, QA)
+    # Accounts remember their language across browser tests: the texts asserted here are English.
+    choose_language(qa, "en")
     before = report_row(qa, live_server)
 
     # 1. The inspector conducts the follow-up inspection on a phone (HB §8.3.1).
     inspector = new_page(contexts, chromium_browser, **PHONE)
     sign_in(inspector, live_server, INSPECTOR)
+    choose_language(inspector, "en")
     inspector.goto(live_server.tenant_url("demo", "/admin/inspections/work/"))
     assert_fits_the_screen(inspector)
     expect(inspector.get_by_test_id("tab-mine")).to_have_class(re.compile(r"\bactive\b"))
@@ -262,6 +222,7 @@ def test_inspection_on_a_phone_to_corrective_action_closed_and_reported(
     # 3. The store manager does the work and reports it done with evidence (HB §8.3.2).
     manager = new_page(contexts, chromium_browser)
     sign_in(manager, live_server, MANAGER)
+    choose_language(manager, "en")
     manager.goto(live_server.tenant_url("demo", "/admin/inspections/actions/"))
     expect(manager.get_by_role("heading", name=re.compile("My actions"))).to_be_visible()
     mine = manager.get_by_test_id("actions").locator(
