@@ -35,6 +35,7 @@ def _init_extensions(app: Flask) -> None:
     import repairqc.models  # noqa: F401  (every model mapped before the admin walks the registry)
     from repairqc.accounts.loader import load_user
     from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
+    from repairqc.billing.views import register_billing_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
     from repairqc.i18n import select_locale
     from repairqc.inspections.views import register_inspection_views
@@ -69,11 +70,14 @@ def _init_extensions(app: Flask) -> None:
     register_repair_views(admin)
     register_inspection_views(admin)
     register_report_views(admin)
+    register_billing_views(admin)
     app.after_request(declare_language)
 
 
 def _register_blueprints(app: Flask) -> None:
     from repairqc.accounts.views import bp as accounts_bp
+    from repairqc.billing.signup_views import bp as signup_bp
+    from repairqc.billing.views import bp as billing_bp
     from repairqc.console.views import bp as console_bp
     from repairqc.files.views import bp as files_bp
     from repairqc.main.views import bp as main_bp
@@ -86,10 +90,15 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(files_bp)
     app.register_blueprint(tracking_bp)
     app.register_blueprint(repairs_api_bp)
+    app.register_blueprint(signup_bp)
+    app.register_blueprint(billing_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
     from repairqc.accounts.loader import bind_actor, release_actor
+    from repairqc.billing.services import format_price
+    from repairqc.billing.views import banner as billing_banner
+    from repairqc.billing.views import refuse_writes_when_read_only
     from repairqc.errors import register_error_handlers
     from repairqc.i18n import format_money
     from repairqc.standards.markdown import render_markdown
@@ -97,11 +106,14 @@ def _register_request_hooks(app: Flask) -> None:
 
     app.before_request(resolve_request)
     app.before_request(bind_actor)
+    app.before_request(refuse_writes_when_read_only)
+    app.context_processor(billing_banner)
     app.teardown_request(release_actor)
     app.teardown_request(release_tenant)
     register_error_handlers(app)
     app.add_template_filter(render_markdown, "markdown")  # SOP texts, sanitised
     app.add_template_filter(format_money, "money")  # amounts kept in cents
+    app.add_template_filter(format_price, "price")  # cents with their currency (plans, invoices)
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

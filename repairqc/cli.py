@@ -337,8 +337,42 @@ def rotate_keys(slugs: tuple[str, ...], all_tenants: bool) -> None:
         click.echo(f"{tenant.slug}: " + ", ".join(f"{table} {n}" for table, n in sorted(counts.items())))
 
 
+billing_cli = AppGroup("billing", help="Plans and subscriptions.")
+
+
+@billing_cli.command("plans")
+def list_plans() -> None:
+    """Every plan with its limits, trial and the Stripe price configured for each interval."""
+    from repairqc.billing.models import Plan
+
+    prices = current_app.config["STRIPE_PRICE_IDS"]
+    with command_context():
+        for plan in db.control.execute(sa.select(Plan).order_by(Plan.sort_order, Plan.id)).scalars():
+            stores = "∞" if plan.max_stores is None else plan.max_stores
+            staff = "∞" if plan.max_staff is None else plan.max_staff
+            month = prices.get((plan.code, "month"), "(no price: not for sale monthly)")
+            year = prices.get((plan.code, "year"), "(no price: not for sale yearly)")
+            shown = "public" if plan.is_public else "hidden"
+            click.echo(
+                f"{plan.code:<12} stores {stores:<4} staff {staff:<4} trial {plan.trial_days}d  {shown}"
+            )
+            click.echo(f"{'':<12} month {month}  year {year}")
+
+
+@billing_cli.command("reconcile")
+def reconcile() -> None:
+    """Re-read every subscription from Stripe now (the nightly job, run here)."""
+    from repairqc.billing.tasks import reconcile_billing
+    from repairqc.jobs import job_context
+
+    with job_context(current_app._get_current_object(), None, "reconcile_billing"):
+        counts = reconcile_billing()
+    click.echo(", ".join(f"{name} {n}" for name, n in counts.items()))
+
+
 def register_commands(app: Flask) -> None:
     for command in (
+        billing_cli,
         tenants_cli,
         db_cli,
         operators_cli,

@@ -54,6 +54,17 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "STRIPE_SECRET_KEY": ("", "Stripe API key (billing)"),
     "STRIPE_WEBHOOK_SECRET": ("", "Stripe webhook signing secret (billing)"),
     "STRIPE_API_BASE": ("", "override of Stripe's API address, for a local test server"),
+    "STRIPE_PRICES": (
+        "",
+        "Stripe price of each plan and interval: starter:month=price_…,starter:year=price_…,…",
+    ),
+    "BILLING_GRACE_DAYS": (7, "days a tenant whose payment failed keeps full access before read-only"),
+    "BILLING_RETENTION_DAYS": (
+        90,
+        "days a cancelled tenant's data is kept before the operator may delete it",
+    ),
+    "SIGNUP_HOLD_HOURS": (24, "hours an address stays reserved for a sign-up at Stripe Checkout"),
+    "SUPPORT_SESSION_MINUTES": (30, "longest operator support session into a tenant"),
 }
 
 
@@ -97,6 +108,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     if config["SMS_BACKEND"] == "http" and not config["SMS_GATEWAY_URL"]:
         raise RuntimeError("SMS_BACKEND=http needs SMS_GATEWAY_URL")
 
+    config["STRIPE_PRICE_IDS"] = parse_stripe_prices(config["STRIPE_PRICES"])
+
     # Flask's own names for the settings above.
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -112,3 +125,15 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     # Backstop before anything is spooled to disk: a few attachments plus the form itself.
     config["MAX_CONTENT_LENGTH"] = 4 * config["UPLOAD_MAX_BYTES"] + 1024 * 1024
     return config
+
+
+def parse_stripe_prices(raw: str) -> dict[tuple[str, str], str]:
+    """`starter:month=price_1,starter:year=price_2` → {("starter", "month"): "price_1", ...}."""
+    prices: dict[tuple[str, str], str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, _, price = item.partition("=")
+        plan, _, interval = key.strip().partition(":")
+        if not plan or interval not in {"month", "year"} or not price.strip():
+            raise RuntimeError(f"STRIPE_PRICES: {item!r} is not plan:month=price_… or plan:year=price_…")
+        prices[(plan, interval)] = price.strip()
+    return prices

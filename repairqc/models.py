@@ -2,6 +2,8 @@
 
 from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.audit.models import AuditLog
+from repairqc.billing import limits  # noqa: F401  (the plan-limit flush guard)
+from repairqc.billing.models import Plan, SignUp, StripeEvent, Subscription, SupportSession
 from repairqc.console.models import Operator, StandardTemplate, TenantRollup
 from repairqc.files.models import StoredFile
 from repairqc.inspections.models import (
@@ -57,6 +59,7 @@ __all__ = [
     "OrderPhoto",
     "Part",
     "Payment",
+    "Plan",
     "QCCheck",
     "QCCheckResult",
     "Quote",
@@ -68,6 +71,7 @@ __all__ = [
     "RewardPenalty",
     "RoleAssignment",
     "ServiceTargetOverride",
+    "SignUp",
     "Signature",
     "StaffUser",
     "StandardTemplate",
@@ -76,6 +80,9 @@ __all__ = [
     "StockMovement",
     "Store",
     "StoredFile",
+    "StripeEvent",
+    "Subscription",
+    "SupportSession",
     "Tenant",
     "TenantRollup",
     "WorkLog",

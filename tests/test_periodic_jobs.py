@@ -83,10 +83,30 @@ def test_each_entry_has_a_unique_name_a_valid_cron_string_and_a_description():
 def test_each_entry_names_an_importable_tenant_job_taking_the_day(entry):
     func = entry.tenant_job()
     assert hasattr(func, "job_spec"), f"{entry.job_path} is not declared with @job (enqueue needs it)"
-    assert func.job_spec.platform is False  # it runs inside each tenant
+    # A tenant job runs inside each tenant; a platform entry's job runs once, outside any.
+    assert func.job_spec.platform is entry.platform
     # a worker imports the job by its module and name: they must lead back to the same function
     assert f"{func.__module__}.{func.__qualname__}" == entry.job_path
     assert func.__code__.co_argcount >= 1 and func.__code__.co_varnames[0] == "today_iso"
+
+
+def test_a_platform_entry_runs_once_not_per_tenant(app, alpha, beta, monkeypatch):
+    """billing's reconciliation is queued once for the platform, with no tenant bound."""
+    import repairqc.billing.tasks as billing_tasks
+    from repairqc.db import current_tenant_or_none
+    from repairqc.jobs.periodic import run_periodic
+
+    runs = []
+
+    def reconcile(today_iso=None):
+        runs.append((today_iso, current_tenant_or_none()))
+        return {}
+
+    reconcile.job_spec = billing_tasks.reconcile_billing.job_spec
+    monkeypatch.setattr(billing_tasks, "reconcile_billing", reconcile)
+    with app.app_context():
+        reached = run_periodic("reconcile-billing", "2026-11-24")
+    assert reached == [] and runs == [("2026-11-24", None)]
 
 
 @pytest.mark.parametrize("entry", PERIODIC_JOBS, ids=lambda e: e.name)

@@ -95,9 +95,12 @@ def test_client_supplied_tenant_headers_are_ignored(client, alpha, beta):
     assert "Tenant A" in page.text and "Tenant B" not in page.text
 
 
-def test_platform_host_is_not_a_tenant(client):
+def test_platform_host_is_not_a_tenant(client, alpha):
     assert client.get("/login", base_url="http://localhost").status_code == 404
-    assert client.get("/", base_url="http://localhost").headers["Location"].endswith("/console/")
+    # The bare domain is the public side: pricing and sign-up (operators sign in at /console/).
+    assert client.get("/", base_url="http://localhost").headers["Location"].endswith("/pricing")
+    assert client.get("/pricing", base_url="http://localhost").status_code == 200
+    assert client.get("/pricing", base_url=f"http://{alpha.host}").status_code == 404
 
 
 def test_host_matching_ignores_case_port_and_trailing_dot(client, alpha):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, request, session
 from flask_login import current_user
 
 from repairqc.accounts.models import StaffUser
@@ -23,6 +23,11 @@ def load_user(user_id: str) -> StaffUser | Operator | None:
         user = db.session.get(StaffUser, int(raw))
         if user is not None and user.credential_fingerprint() != fingerprint:
             return None  # the password changed since this session or cookie was issued
+        if user is not None and user.is_platform_support:
+            from repairqc.console.support import session_is_open
+
+            if not session_is_open(session.get("support_session")):
+                return None  # the operator's support session has ended or expired
     elif kind == "operator" and rest.isdigit():
         if tenant is not None:
             return None

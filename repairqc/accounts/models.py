@@ -69,6 +69,11 @@ class StaffUser(UserMixin, Timestamped, Versioned, TenantBase):
     )
     is_active: Mapped[bool] = field(_l("Active"), default=True)
     last_login_at: Mapped[datetime | None] = field(_l("Last sign-in"), info={"readonly": True})
+    #: The account a platform operator uses during a support session (read-only, never signs in
+    #: with a password, not counted against the plan). Set only by `billing.support`.
+    is_platform_support: Mapped[bool] = field(
+        _l("Platform support account"), default=False, server_default=sa.false(), info={"readonly": True}
+    )
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

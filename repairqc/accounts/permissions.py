@@ -8,6 +8,7 @@ model is private until someone decides who sees it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -88,12 +89,19 @@ class Action(enum.StrEnum):
     EXPORT = "x"
 
 
+#: What read-only grants refuse.
+WRITING_ACTIONS = frozenset({Action.CREATE, Action.EDIT, Action.DELETE})
+
+
 @dataclass(frozen=True)
 class Grants:
     """The roles one user holds, split into provider-wide roles and roles per store."""
 
     tenant_roles: frozenset[Role] = frozenset()
     store_roles: dict[int, frozenset[Role]] = field(default_factory=dict)
+    #: Nothing may be created, edited or deleted, whatever the roles: the tenant is read-only
+    #: for billing (issue #6), or this is an operator's support session.
+    read_only: bool = False
 
     @classmethod
     def of(cls, user: StaffUser) -> Grants:
@@ -112,6 +120,8 @@ class Grants:
 
     def stores_for(self, model: str, action: Action) -> set[int] | None:
         """The stores whose rows of `model` this user may `action`; None means every store."""
+        if self.read_only and action in WRITING_ACTIONS:
+            return set()
         allowed = MATRIX.get(model, {})
         if any(action in allowed.get(role, "") for role in self.tenant_roles):
             return None
@@ -137,8 +147,17 @@ NO_GRANTS = Grants()
 
 
 def current_grants() -> Grants:
-    """The signed-in staff user's grants, computed once per request."""
+    """The signed-in staff user's grants, computed once per request; read-only when the tenant
+    is read-only for billing or the user is an operator in a support session."""
     if "grants" not in g:
         user = current_user
-        g.grants = Grants.of(user) if isinstance(user, StaffUser) and user.is_active else NO_GRANTS
+        if isinstance(user, StaffUser) and user.is_active:
+            from repairqc.billing.services import current_access
+
+            grants = Grants.of(user)
+            if user.is_platform_support or current_access().read_only:
+                grants = dataclasses.replace(grants, read_only=True)
+            g.grants = grants
+        else:
+            g.grants = NO_GRANTS
     return g.grants

@@ -39,7 +39,7 @@ def find_user_by_email(email: str) -> StaffUser | None:
 
 def authenticate(email: str, password: str) -> StaffUser | None:
     user = find_user_by_email(email)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.is_platform_support:
         check_password_hash(_dummy_hash(), password)
         return None
     return user if user.check_password(password) else None
@@ -92,17 +92,28 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="repairqc-password-reset")
 
 
-def password_reset_token(user: StaffUser) -> str:
-    return _serializer().dumps({"t": current_tenant().id, "u": user.id, "h": user.credential_fingerprint()})
+#: An invitation's link (choose your password) works for a week; a reset link for an hour.
+INVITATION_MAX_AGE = 7 * 24 * 3600
+
+
+def password_reset_token(user: StaffUser, *, invitation: bool = False) -> str:
+    data = {"t": current_tenant().id, "u": user.id, "h": user.credential_fingerprint()}
+    if invitation:
+        data["i"] = 1
+    return _serializer().dumps(data)
 
 
 def user_for_reset_token(token: str) -> StaffUser:
+    expired = _("This password-reset link has expired. Ask for a new one.")
     try:
-        data = _serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+        data, signed_at = _serializer().loads(token, max_age=INVITATION_MAX_AGE, return_timestamp=True)
     except SignatureExpired:
-        raise DomainError(_("This password-reset link has expired. Ask for a new one.")) from None
+        raise DomainError(expired) from None
     except BadSignature:
         raise DomainError(_("This password-reset link is not valid. Ask for a new one.")) from None
+    age = (utcnow() - signed_at).total_seconds()
+    if not data.get("i") and age > current_app.config["PASSWORD_RESET_MAX_AGE"]:
+        raise DomainError(expired)
     user = db.session.get(StaffUser, data.get("u")) if data.get("t") == current_tenant().id else None
     if user is None or not user.is_active or data.get("h") != user.credential_fingerprint():
         raise DomainError(_("This password-reset link has already been used or is not valid."))
@@ -117,6 +128,17 @@ def request_password_reset(email: str) -> None:
     user = find_user_by_email(email)
     if user is not None and user.is_active:
         on_commit(partial(enqueue, tasks.send_password_reset_mail, user.id))
+
+
+def invite_staff(full_name: str, email: str, role: Role, store: Store | None) -> StaffUser:
+    """A new staff account with one role and no password; the invitation mail's link lets the
+    person choose one (the plan's staff limit applies: `billing.limits`)."""
+    from repairqc.accounts import tasks
+    from repairqc.jobs import enqueue
+
+    user = create_staff_user(email, full_name, None, roles=[(role, None if role.is_tenant_wide else store)])
+    on_commit(partial(enqueue, tasks.send_invitation_mail, user.id))
+    return user
 
 
 def reset_password(user: StaffUser, password: str) -> None:

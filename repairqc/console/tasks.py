@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from repairqc.accounts.models import StaffUser
+from repairqc.billing.services import usage
 from repairqc.console.models import TenantRollup
 from repairqc.db import current_tenant, db, utcnow
 from repairqc.jobs import job
 from repairqc.repairs.models import Customer, RepairOrder, RepairOrderStatus
-from repairqc.stores.models import Store
 
 CLOSED_STATES = (RepairOrderStatus.CLOSED, RepairOrderStatus.DECLINED, RepairOrderStatus.CANCELLED)
 
@@ -21,9 +20,11 @@ def compute_tenant_rollup() -> dict[str, int]:
     def count(model, *where) -> int:
         return db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar_one()
 
+    # Stores and staff as the plan counts them (active; operator support accounts excluded).
+    in_use = usage()
     figures = {
-        "stores": count(Store),
-        "staff_users": count(StaffUser),
+        "stores": in_use.stores,
+        "staff_users": in_use.staff,
         "customers": count(Customer),
         "repair_orders": count(RepairOrder),
         "open_repair_orders": count(RepairOrder, RepairOrder.status.not_in(CLOSED_STATES)),

@@ -1,21 +1,24 @@
-"""The operators' console on the bare BASE_DOMAIN: sign-in, the tenants, the standard templates."""
+"""The operators' console on the bare BASE_DOMAIN: sign-in, the tenants (plans, revenue, support
+sessions, deleting those whose retention is over), billing, Stripe's webhooks, the background jobs,
+the standard templates."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
+from redis.exceptions import RedisError
 
 from repairqc.accounts.forms import SignInForm
-from repairqc.console import services
+from repairqc.billing.forms import SupportSessionForm
+from repairqc.console import services, support
 from repairqc.console.forms import TemplateDetailsForm, TemplateUploadForm
-from repairqc.console.models import Operator, StandardTemplate, TenantRollup
-from repairqc.db import db, unit_of_work
+from repairqc.console.models import Operator, StandardTemplate
+from repairqc.db import db, unit_of_work, utcnow
 from repairqc.errors import DomainError
 from repairqc.extensions import account_login_rate_limit, limiter, login_rate_limit
-from repairqc.tenants.models import Domain, Tenant
 from repairqc.urls import safe_next
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -58,15 +61,60 @@ def logout():
     return redirect(url_for("console.login"))
 
 
+def _operator() -> Operator:
+    return current_user._get_current_object()
+
+
+def _tenants_page(
+    status: int = 200, support_form: SupportSessionForm | None = None, support_for: int | None = None
+):
+    """The tenant list; `support_form` (with its errors) is shown again in tenant `support_for`."""
+    lines = services.tenant_lines(utcnow())
+    return render_template(
+        "console/tenants.html",
+        lines=lines,
+        mrr=services.mrr_totals(lines),
+        blank_support_form=SupportSessionForm(formdata=None),
+        support_form=support_form,
+        support_for=support_for,
+    ), status
+
+
 @bp.get("/")
 def tenants():
-    rows = db.control.execute(
-        sa.select(Tenant, TenantRollup, Domain.host)
-        .outerjoin(TenantRollup, TenantRollup.tenant_id == Tenant.id)
-        .outerjoin(Domain, sa.and_(Domain.tenant_id == Tenant.id, Domain.is_primary.is_(True)))
-        .order_by(Tenant.slug)
-    ).all()
-    return render_template("console/tenants.html", rows=rows)
+    return _tenants_page()
+
+
+@bp.post("/tenants/<int:tenant_id>/support")
+def start_support(tenant_id: int):
+    """Open a support session and go into the tenant, on its own host, through a one-time link."""
+    form = SupportSessionForm()
+    if not form.validate_on_submit():
+        return _tenants_page(400, form, tenant_id)
+    try:
+        with unit_of_work():
+            session = support.start(_operator(), tenant_id, form.reason.data, form.minutes.data)
+            entry = services.support_entry_url(session)
+    except DomainError as exc:
+        if exc.field and exc.field in form:
+            form[exc.field].errors = [*form[exc.field].errors, exc.message]
+        else:
+            flash(exc.message, "danger")
+        return _tenants_page(exc.status_code, form, tenant_id)
+    return redirect(entry, 303)
+
+
+@bp.post("/tenants/<int:tenant_id>/delete")
+def delete_tenant(tenant_id: int):
+    """Delete a tenant whose retention period is over, with all its data."""
+    try:
+        with unit_of_work():
+            slug = services.delete_ended_tenant(tenant_id, _operator(), utcnow())
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("console.tenants"))
+    flash(_("The tenant %(slug)s and all its data are deleted.", slug=slug), "success")
+    return redirect(url_for("console.tenants"))
 
 
 @bp.post("/rollups")
@@ -75,6 +123,75 @@ def refresh_rollups():
     count = services.refresh_rollups()
     flash(_("Refreshing the figures of %(n)d tenants.", n=count), "info")
     return redirect(url_for("console.tenants"))
+
+
+# --- billing, webhooks, jobs, support sessions ------------------------------------------------------
+
+
+@bp.get("/billing")
+def billing():
+    failed_sign_ups, pending_sign_ups = services.sign_ups_needing_attention()
+    return render_template(
+        "console/billing.html",
+        failed_payments=services.failed_payments(utcnow()),
+        events=services.failed_payment_events(),
+        failed_sign_ups=failed_sign_ups,
+        pending_sign_ups=pending_sign_ups,
+        grace_days=current_app.config["BILLING_GRACE_DAYS"],
+    )
+
+
+@bp.get("/webhooks")
+def webhooks():
+    event_type = request.args.get("type") or None
+    state = request.args.get("state") if request.args.get("state") in services.WEBHOOK_STATES else None
+    page = services.webhook_log(event_type, state, request.args.get("page", 1, type=int))
+    return render_template(
+        "console/webhooks.html",
+        page=page,
+        event_type=event_type,
+        state=state,
+        types=services.webhook_event_types(),
+        states=services.WEBHOOK_STATES,
+    )
+
+
+@bp.post("/webhooks/<int:event_id>/retry")
+def retry_webhook(event_id: int):
+    try:
+        with unit_of_work():
+            event = services.retry_stripe_event(event_id)
+            name = event.event_id
+    except DomainError as exc:
+        flash(exc.message, "danger")
+    except RedisError as exc:  # raised by the enqueue after the commit: nothing was changed
+        flash(_("Redis did not answer: %(error)s", error=str(exc)), "danger")
+    else:
+        flash(_("The event %(id)s is queued for processing again.", id=name), "info")
+    return redirect(safe_next(request.form.get("next")) or url_for("console.webhooks"))
+
+
+@bp.get("/jobs")
+def jobs():
+    return render_template("console/jobs.html", overview=services.jobs_overview())
+
+
+@bp.get("/support")
+def support_sessions():
+    return render_template(
+        "console/support.html",
+        open_sessions=support.open_sessions(),
+        past_sessions=services.past_support_sessions(utcnow()),
+    )
+
+
+@bp.post("/support/<int:session_id>/end")
+def end_support(session_id: int):
+    with unit_of_work():
+        session = support.end(session_id, _operator())
+        slug = session.tenant.slug
+    flash(_("The support session in %(slug)s has ended.", slug=slug), "info")
+    return redirect(url_for("console.support_sessions"))
 
 
 # --- standard templates offered to every tenant ----------------------------------------------------

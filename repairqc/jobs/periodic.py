@@ -2,7 +2,8 @@
 
 Each entry names a tenant job that takes the day as an ISO date. The platform job
 `run_periodic` queues that tenant job once in every active tenant; suspended and cancelled
-tenants are skipped. `flask --app repairqc cron` fires the entries on their cron strings: with
+tenants are skipped. An entry marked `platform` (billing's reconciliation) is queued once, not
+per tenant. `flask --app repairqc cron` fires the entries on their cron strings: with
 Redis it runs rq's `CronScheduler`, which only enqueues `run_periodic` (workers do the work;
 run exactly one `cron` process), and without Redis a small loop runs them in-process, so the
 embedded default gets its sweeps too. Every tenant job is idempotent: a duplicate scheduler, a
@@ -40,6 +41,8 @@ class PeriodicJob:
     #: minute hour day-of-month month day-of-week, in UTC.
     cron: str
     description: str
+    #: A platform job (`@job(platform=True)`): queued once, not once per tenant.
+    platform: bool = False
 
     def tenant_job(self) -> Callable[[str], Any]:
         return import_string(self.job_path)
@@ -67,6 +70,14 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "0 2 * * *",
         "E-mail last month's cross-store report to QA as PDF, once a month: checked daily, sent by "
         "the first run that finds the month unsent (HB §5.2.2)",
+    ),
+    PeriodicJob(
+        "reconcile-billing",
+        "repairqc.billing.tasks.reconcile_billing",
+        "30 3 * * *",
+        "Re-read every subscription from Stripe, retry unprocessed webhook events, free the "
+        "addresses of abandoned sign-ups",
+        platform=True,
     ),
 )
 
@@ -101,6 +112,9 @@ def fan_out(entry: PeriodicJob, today: date) -> list[TenantRef]:
     """Queue `entry`'s tenant job in every active tenant (run now, one after the other, when
     there is no Redis); returns the tenants reached."""
     func = entry.tenant_job()
+    if entry.platform:
+        enqueue(func, today.isoformat())
+        return []
     tenants = active_tenants()
     for tenant in tenants:
         enqueue(func, today.isoformat(), tenant=tenant)

@@ -17,7 +17,7 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 def index():
     if g.is_platform:
-        return redirect(url_for("console.tenants"))
+        return redirect(url_for("signup.pricing"))
     if current_user.is_authenticated:
         return redirect(url_for("admin.index"))
     return redirect(url_for("accounts.login"))

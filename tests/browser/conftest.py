@@ -89,10 +89,10 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """`flask demo` then `flask run` on a free port, in a throwaway instance; stopped at the end."""
-    tmp = tmp_path_factory.mktemp("live-server")
+@contextlib.contextmanager
+def running_server(tmp: Path, *, demo: bool = True, **settings: str) -> Iterator[LiveServer]:
+    """`flask demo` (unless `demo=False`) then `flask run` on a free port, in the instance `tmp`,
+    with `settings` added to the environment; stopped when the block ends."""
     port = _free_port()
     env = {
         **os.environ,
@@ -107,15 +107,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "REDIS_URL": "",
         "BASE_DOMAIN": "localhost",
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     env.pop("FLASK_DEBUG", None)
     flask = [sys.executable, "-m", "flask", "--app", "repairqc"]
 
-    demo = subprocess.run(
-        [*flask, "demo"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    first = [*flask, "demo"] if demo else [*flask, "db", "upgrade"]
+    prepared = subprocess.run(
+        first, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    if demo.returncode != 0:
-        pytest.fail(f"`flask demo` failed ({demo.returncode}):\n{demo.stdout}\n{demo.stderr}")
+    if prepared.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(first[3:])}` failed ({prepared.returncode}):\n{prepared.stdout}\n{prepared.stderr}"
+        )
 
     log_path = tmp / "server.log"
     with log_path.open("w") as log:
@@ -139,6 +143,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         _stop(server)
         # Shown with -rA or on failure: the server side of whatever the browser did.
         sys.stderr.write(f"\n--- RepairQC server log ({log_path}) ---\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The demo tenant served by `flask run` on a free port, in a throwaway instance."""
+    with running_server(tmp_path_factory.mktemp("live-server")) as live:
+        yield live
 
 
 @contextlib.contextmanager
