@@ -326,3 +326,16 @@ def test_no_billing_event_deletes_data(stripe_app, shop):
     listed = owner.get("/admin/stores/", base_url=tenant.host)
     assert listed.status_code == 200 and "Store S1" in listed.text
     assert ENDED in notice_on(listed)
+
+
+def test_the_json_api_refuses_writes_in_json_when_read_only(stripe_app, shop):
+    app, _fake = stripe_app
+    tenant, _owner, manager = shop
+    set_subscription_row(
+        app, tenant, status=SubscriptionStatus.PAST_DUE, past_due_since=utcnow() - timedelta(days=8)
+    )
+    refused = manager.post(
+        "/api/repairs/orders/1/transition", base_url=tenant.host, json={"to": "diagnosing", "version": 1}
+    )
+    assert refused.status_code == 403
+    assert refused.is_json and refused.json["error"].startswith(OVERDUE)

@@ -22,7 +22,9 @@ from tests.fakestripe import (
 )
 from tests.htmlforms import form_data
 
-STORE_LIMIT = "The Starter plan allows 1 active stores; there would be 2."
+#: Without the plural's "s", which a singular limit should not have.
+STORE_LIMIT = "The Starter plan allows 1 active store"
+STORE_COUNT = "there would be 2."
 STAFF_LIMIT = "The Starter plan allows 5 active staff accounts; there would be 6."
 UPGRADE = "Upgrade the plan on the billing page to add more."
 
@@ -100,7 +102,7 @@ def test_the_first_store_opens_and_the_second_is_refused_with_the_plan(stripe_ap
 
     refused = open_store(owner, tenant.host, "S2")
     assert refused.status_code == 403
-    assert STORE_LIMIT in refused.text and UPGRADE in refused.text
+    assert STORE_LIMIT in refused.text and STORE_COUNT in refused.text and UPGRADE in refused.text
     assert stores(app, tenant) == {"S1": True}  # nothing written
 
 
@@ -153,7 +155,7 @@ def test_re_activating_a_store_beyond_the_limit_is_refused(stripe_app, starter):
     assert stores(app, tenant) == {"S1": False, "S2": True}
 
     # ...and by any other code path: the flush itself is refused.
-    with pytest.raises(PlanLimitReached, match="allows 1 active stores"):
+    with pytest.raises(PlanLimitReached, match="allows 1 active store"):
         set_store_active(app, tenant, "S1", True)
     assert stores(app, tenant) == {"S1": False, "S2": True}
 
@@ -231,3 +233,14 @@ def test_an_upgrade_moves_the_stripe_subscription_to_the_new_price(stripe_app, s
     # The new plan's limits apply at once.
     assert open_store(owner, tenant.host, "S2").status_code == 302
     assert stores(app, tenant) == {"S1": True, "S2": True}
+
+
+def test_changing_plan_back_and_forth_within_a_minute_ends_on_the_last_choice(stripe_app, starter):
+    """Idempotency keys guard a double click, not a second, deliberate change to the same plan."""
+    app, fake = stripe_app
+    tenant, owner = starter
+    for plan in ("growth", "starter", "growth"):
+        assert change_plan(owner, tenant.host, plan).status_code == 302
+    remote = fake.subscriptions[tenant.subscription_id]
+    assert remote["items"]["data"][0]["price"]["id"] == "price_growth_month"
+    assert subscription_row(app, tenant)["plan_code"] == "growth"

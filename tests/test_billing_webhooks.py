@@ -165,6 +165,16 @@ def test_a_signature_within_the_tolerance_is_accepted(stripe_app):
     assert stored["processed_at"] is not None and stored["tenant_id"] is None  # a type we ignore
 
 
+def test_the_webhook_answers_on_the_platform_host_only(stripe_app):
+    app, fake = stripe_app
+    tenant = sign_up_tenant(app, fake)
+    event = invoice_event(fake, "invoice.paid", tenant, status="paid")
+    payload, headers = fake.signed(event)
+    response = app.test_client().post("/stripe/webhook", base_url=tenant.host, data=payload, headers=headers)
+    assert response.status_code == 404
+    assert events(app, event["id"]) == []
+
+
 # --- replays and order ------------------------------------------------------------------------------------
 
 

@@ -388,6 +388,7 @@ def change_plan(tenant_id: int, plan_code: str, interval_raw: str | None) -> Sub
         row.plan, row.interval = plan, interval
         db.control.flush()
         return row
+    synced = row.synced_at.isoformat() if row.synced_at else "never"
     remote = retrieve_subscription(row.stripe_subscription_id)
     item_id = gateway.value(remote, "items", "data", default=[None])[0]
     gateway.call(
@@ -401,9 +402,8 @@ def change_plan(tenant_id: int, plan_code: str, interval_raw: str | None) -> Sub
             "proration_behavior": "create_prorations",
             "metadata": {"tenant_id": str(tenant_id), "plan": plan.code},
         },
-        options={
-            "idempotency_key": f"plan:{tenant_id}:{row.id}:{plan.code}:{interval.value}:{utcnow():%Y%m%d%H%M}"
-        },
+        # Keyed on the state changed from: a double click repeats it, A→B→A→B does not.
+        options={"idempotency_key": f"plan:{tenant_id}:{plan.code}:{interval.value}:{synced}"},
     )
     sync_subscription(row.stripe_subscription_id)
     return row

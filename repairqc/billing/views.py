@@ -70,7 +70,12 @@ def refuse_writes_when_read_only():
         message = _("A support session can read but not change anything.")
     else:
         message = services.current_access().notice or _("This provider's data is read-only.")
-    return render_template("errors/error.html", code=403, message=message), 403
+    # Through the error handler: JSON for the API, the error page for screens.
+    raise ReadOnlyRefusal(message)
+
+
+class ReadOnlyRefusal(DomainError):
+    status_code = 403
 
 
 def banner() -> dict[str, Any]:
