@@ -549,3 +549,18 @@ def mailbox(app, monkeypatch):
     with smtp_server() as box:
         send_mail_to(box, app, monkeypatch)
         yield box
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stripe_app(request, tmp_path_factory):
+    """(app, fake): an app of its own per test module whose Stripe is the local fake
+    (tests/fakestripe.py); billing tests sign tenants up on it through Checkout."""
+    from tests.fakestripe import fake_stripe, stripe_settings
+
+    with (
+        fake_stripe() as fake,
+        backend_app(
+            request.param, tmp_path_factory.mktemp(f"stripe-{request.param}"), **stripe_settings(fake)
+        ) as app,
+    ):
+        yield app, fake

@@ -20,15 +20,12 @@ from repairqc.db import db, tenant_context, utcnow
 from repairqc.jobs import job_context
 from repairqc.stores.models import Store
 from repairqc.tenants.models import Tenant, TenantStatus
-from tests.conftest import backend_app
 from tests.fakestripe import (
     deliver,
-    fake_stripe,
     invoice_event,
     set_subscription_row,
     sign_in_owner,
     sign_up_tenant,
-    stripe_settings,
     subscription_event,
     subscription_row,
 )
@@ -38,18 +35,6 @@ MEMBER_PASSWORD = "member-password-1"
 OVERDUE = "Payment is overdue, so the data can be read and exported but not changed."
 FAILED = "A payment has failed. Update the card by"
 ENDED = "The subscription has ended. The data can be read and exported until"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stripe_app(request, tmp_path_factory):
-    """An app whose Stripe is the local fake: (app, fake)."""
-    with (
-        fake_stripe() as fake,
-        backend_app(
-            request.param, tmp_path_factory.mktemp(f"access-{request.param}"), **stripe_settings(fake)
-        ) as app,
-    ):
-        yield app, fake
 
 
 # --- access_for, status by status ---------------------------------------------------------------------

@@ -10,31 +10,16 @@ from repairqc.accounts.models import Role
 from repairqc.accounts.services import create_staff_user
 from repairqc.billing.models import BillingInterval, SubscriptionStatus
 from repairqc.jobs import job_context
-from tests.conftest import backend_app
 from tests.fakestripe import (
     deliver,
-    fake_stripe,
     sign_in_owner,
     sign_up_tenant,
-    stripe_settings,
     subscription_event,
     subscription_row,
 )
 
 MEMBER_PASSWORD = "member-password-1"
 STRIPE_DOWN = "The payment service did not answer as expected."
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stripe_app(request, tmp_path_factory):
-    """An app whose Stripe is the local fake: (app, fake)."""
-    with (
-        fake_stripe() as fake,
-        backend_app(
-            request.param, tmp_path_factory.mktemp(f"page-{request.param}"), **stripe_settings(fake)
-        ) as app,
-    ):
-        yield app, fake
 
 
 @pytest.fixture

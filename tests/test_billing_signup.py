@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
 import sqlalchemy as sa
 
 from repairqc.accounts.models import Role, StaffUser
@@ -14,22 +13,9 @@ from repairqc.billing.models import SignUp, SignUpStatus, StripeEvent, Subscript
 from repairqc.db import db, tenant_context
 from repairqc.tenants.models import Tenant
 from tests.conftest import backend_app
-from tests.fakestripe import fake_stripe, stripe_settings
+from tests.fakestripe import OWNER_PASSWORD, PLATFORM, deliver
 
-PLATFORM = "http://localhost"
-PASSWORD = "owner-password-1"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stripe_app(request, tmp_path_factory):
-    """An app whose Stripe is the local fake: (app, fake)."""
-    with (
-        fake_stripe() as fake,
-        backend_app(
-            request.param, tmp_path_factory.mktemp(f"billing-{request.param}"), **stripe_settings(fake)
-        ) as app,
-    ):
-        yield app, fake
+PASSWORD = OWNER_PASSWORD
 
 
 def slug() -> str:
@@ -48,11 +34,6 @@ def sign_up_form(address: str, **overrides) -> dict[str, str]:
         "interval": "month",
         **overrides,
     }
-
-
-def deliver(client, fake, event) -> object:
-    payload, headers = fake.signed(event)
-    return client.post("/stripe/webhook", base_url=PLATFORM, data=payload, headers=headers)
 
 
 def test_sign_up_end_to_end_through_checkout(stripe_app):

@@ -17,32 +17,17 @@ from repairqc.billing.tasks import MAX_ATTEMPTS, reconcile_billing
 from repairqc.db import db, utcnow
 from repairqc.jobs import job_context
 from repairqc.tenants.models import Tenant
-from tests.conftest import backend_app
 from tests.fakestripe import (
     PLATFORM,
     WEBHOOK_SECRET,
     deliver,
-    fake_stripe,
     invoice_event,
     sign_up_tenant,
     start_sign_up,
-    stripe_settings,
     subscription_event,
     subscription_row,
 )
 from tests.mailserver import send_mail_to, smtp_server
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stripe_app(request, tmp_path_factory):
-    """An app whose Stripe is the local fake: (app, fake)."""
-    with (
-        fake_stripe() as fake,
-        backend_app(
-            request.param, tmp_path_factory.mktemp(f"webhooks-{request.param}"), **stripe_settings(fake)
-        ) as app,
-    ):
-        yield app, fake
 
 
 @pytest.fixture

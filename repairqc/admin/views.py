@@ -217,6 +217,12 @@ class TenantModelView(ModelView):
             self.session.rollback()
             flash(integrity_message(exc), "error")
             return True
+        if isinstance(exc, DomainError):
+            # A rule checked at flush time (a plan limit, a published standard): its own message,
+            # not Flask-Admin's "Failed to create record" with a logged traceback.
+            self.session.rollback()
+            flash(exc.message, "error")
+            return True
         return super().handle_view_exception(exc)
 
     def _get_filter_groups(self):

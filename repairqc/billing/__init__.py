@@ -1,1 +1,2 @@
-"""Plans, Stripe subscriptions, webhooks, entitlements and dunning (issue #6; empty until then)."""
+"""Plans, sign-up through Stripe Checkout, subscriptions mirrored from Stripe, webhooks, plan
+limits, grace and read-only mode (issue #6; docs/architecture.md "Billing and sign-up")."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, g
-from flask_babel import format_currency, format_date
+from flask_babel import format_currency, format_date, ngettext
 from flask_babel import gettext as _
 
 from repairqc.billing import gateway
@@ -205,16 +205,18 @@ def limit_refusal(plan: Plan, kind: str, count: int) -> str | None:
     if limit is None or count <= limit:
         return None
     if kind == "stores":
-        return _(
-            "The %(plan)s plan allows %(limit)d active stores; there would be %(count)d.",
+        return ngettext(
+            "The %(plan)s plan allows %(num)d active store; there would be %(count)d.",
+            "The %(plan)s plan allows %(num)d active stores; there would be %(count)d.",
+            limit,
             plan=plan.name,
-            limit=limit,
             count=count,
         )
-    return _(
-        "The %(plan)s plan allows %(limit)d active staff accounts; there would be %(count)d.",
+    return ngettext(
+        "The %(plan)s plan allows %(num)d active staff account; there would be %(count)d.",
+        "The %(plan)s plan allows %(num)d active staff accounts; there would be %(count)d.",
+        limit,
         plan=plan.name,
-        limit=limit,
         count=count,
     )
 

@@ -15,7 +15,7 @@ from repairqc.db import db, unit_of_work
 from repairqc.errors import DomainError
 from repairqc.extensions import csrf, limiter
 from repairqc.i18n import normalise_locale
-from repairqc.tenants.services import tenant_host
+from repairqc.tenants.services import tenant_host, tenant_url
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def start_sign_up():
             form[field].errors = [*form[field].errors, exc.message]
         else:
             flash(exc.message, "danger")
-        return _form_page(form, exc.status_code if exc.status_code != 502 else 502)
+        return _form_page(form, exc.status_code)
     session[SESSION_KEY] = [*session.get(SESSION_KEY, [])[-4:], public_id]
     if checkout_url is None:  # no Stripe: the trial tenant exists already
         return redirect(url_for("signup.returned", public_id=public_id))
@@ -125,7 +125,7 @@ def returned(public_id: str):
             # Someone else's link: say where the tenant is, sign nobody in.
             return render_template("billing/signup_status.html", sign_up=sign_up, state="ready_elsewhere")
         token = signup.handoff_token(sign_up)
-        return redirect(services_tenant_url(sign_up, f"/welcome/{token}"))
+        return redirect(tenant_url(f"/welcome/{token}", sign_up.tenant.ref))
     state = {
         SignUpStatus.PENDING: "waiting",
         SignUpStatus.COMPLETED: "waiting",
@@ -149,12 +149,6 @@ def cancelled(public_id: str):
     form.plan.data, form.interval.data = sign_up.plan.code, sign_up.interval.value
     flash(_("Checkout was cancelled; nothing was charged. You can try again."), "info")
     return _form_page(form)
-
-
-def services_tenant_url(sign_up: SignUp, path: str) -> str:
-    from repairqc.tenants.services import tenant_url
-
-    return tenant_url(path, sign_up.tenant.ref)
 
 
 # --- Stripe's webhook --------------------------------------------------------------------------------

@@ -115,9 +115,7 @@ def welcome(token: str):
                 sa.select(StaffUser).where(StaffUser.email == sign_up.owner_email)
             ).scalar_one_or_none()
             if owner is None or not owner.is_active:
-                raise DomainError(
-                    _("This link has expired or was used already. Sign in with your e-mail and password.")
-                )
+                raise DomainError(signup.expired_link())
             act_as(owner)
             record_sign_in(owner)
     except DomainError as exc:
@@ -289,7 +287,7 @@ class StartView(OwnerScreen):
                     form.name.data,
                     form.timezone.data,
                     form.address.data,
-                    chain_name=current_tenant_name(),
+                    chain_name=g.tenant.name,  # the provider's first chain bears its name
                 )
                 code = store.code
         except DomainError as exc:
@@ -318,10 +316,6 @@ class StartView(OwnerScreen):
             return self._page(invite_form=form, status=exc.status_code)
         flash(_("An invitation is on its way to %(email)s.", email=email), "success")
         return redirect(url_for(".index"))
-
-
-def current_tenant_name() -> str:
-    return g.tenant.name
 
 
 def register_billing_views(admin) -> None:

@@ -8,6 +8,7 @@ twice (research/ecosystem.md §3.3-3.4).
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -52,8 +53,6 @@ def verify(payload: bytes, signature: str | None) -> stripe.Event:
 
 def store(event: stripe.Event, payload: bytes) -> StripeEvent | None:
     """Keep the event; None if its id was stored before (a replay: nothing more to do)."""
-    import json
-
     row = StripeEvent(
         event_id=event.id,
         type=event.type,
