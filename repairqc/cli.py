@@ -7,6 +7,7 @@ import getpass
 import secrets
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -121,6 +122,35 @@ def delete_tenant(slug: str, yes: bool) -> None:
     with command_context():
         services.delete_tenant(slug)
     click.echo(f"deleted {slug}")
+
+
+@tenants_cli.command("export")
+@click.argument("slug")
+@click.argument("output", type=click.Path(dir_okay=False, writable=True), required=False)
+def export_tenant(slug: str, output: str | None) -> None:
+    """Write all data of SLUG to OUTPUT (a ZIP of CSV tables and stored files).
+
+    Any tenant, whatever its status; the console exports only those whose subscription ended.
+    OUTPUT defaults to SLUG-<UTC time>.zip in the current folder.
+    """
+    from repairqc.db import utcnow
+    from repairqc.tenants.export import write_export
+
+    with command_context():
+        tenant = services.get_tenant(slug)
+        ref, name = tenant.ref, tenant.name
+    path = Path(output or f"{slug}-{utcnow():%Y%m%d-%H%M%S}.zip")
+    partial = path.with_name(f"{path.name}.part")
+    try:
+        with partial.open("wb") as out:
+            summary = write_export(ref, out, name=name)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(
+        f"{path}: {summary.tables} tables, {summary.rows} rows, {summary.files} files, "
+        f"{path.stat().st_size} bytes"
+    )
 
 
 @tenants_cli.command("upgrade")

@@ -63,6 +63,8 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         90,
         "days a cancelled tenant's data is kept before the operator may delete it",
     ),
+    "EXPORT_DIR": ("", "folder of tenant data exports, shared by web and workers; empty = instance/exports"),
+    "EXPORT_RETENTION_DAYS": (30, "days an export archive is kept for download before it is removed"),
     "SIGNUP_HOLD_HOURS": (24, "hours an address stays reserved for a sign-up at Stripe Checkout"),
     "SUPPORT_SESSION_MINUTES": (30, "longest operator support session into a tenant"),
 }
@@ -101,6 +103,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'repairqc.db'}"
     if not config["TENANT_DATA_DIR"]:
         config["TENANT_DATA_DIR"] = str(Path(instance_path) / "tenants")
+    if not config["EXPORT_DIR"]:
+        config["EXPORT_DIR"] = str(Path(instance_path) / "exports")
     if config["MAIL_BACKEND"] not in {"smtp", "console"}:
         raise RuntimeError("MAIL_BACKEND must be smtp or console")
     if config["SMS_BACKEND"] not in {"none", "console", "http"}:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -17,15 +19,25 @@ from repairqc.db import TenantStorageMissing
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Link:
+    """Where the user can go to do something about a refusal (the billing page for a limit)."""
+
+    url: str
+    label: str
+
+
 class DomainError(Exception):
-    """A rule of the business was broken; the message is shown to the user as it is."""
+    """A rule of the business was broken; the message is shown to the user as it is, with
+    `link` (when given) as the way out."""
 
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, link: Link | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.link = link
 
 
 class NotFound(DomainError):
@@ -54,6 +66,15 @@ class FormInvalid(DomainError):
         super().__init__(" ".join(messages), field=next(iter(self.fields), None))
 
 
+def refusal_text(error: DomainError) -> str | Markup:
+    """The message with its link, for a flash or a form field (the message itself is escaped)."""
+    if error.link is None:
+        return error.message
+    return Markup('{} <a href="{}" class="alert-link" data-testid="refusal-link">{}</a>').format(
+        error.message, error.link.url, error.link.label
+    )
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -62,9 +83,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         if _wants_json():
-            return jsonify(error=exc.message, field=exc.field), exc.status_code
+            link = exc.link.url if exc.link else None
+            return jsonify(error=exc.message, field=exc.field, link=link), exc.status_code
         return render_template(
-            "errors/error.html", code=exc.status_code, message=exc.message
+            "errors/error.html", code=exc.status_code, message=exc.message, link=exc.link
         ), exc.status_code
 
     @app.errorhandler(sa.exc.DataError)

@@ -4,7 +4,7 @@ from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.audit.models import AuditLog
 from repairqc.billing import limits  # noqa: F401  (the plan-limit flush guard)
 from repairqc.billing.models import Plan, SignUp, StripeEvent, Subscription, SupportSession
-from repairqc.console.models import Operator, StandardTemplate, TenantRollup
+from repairqc.console.models import Operator, StandardTemplate, TenantExport, TenantRollup
 from repairqc.files.models import StoredFile
 from repairqc.inspections.models import (
     CorrectiveAction,
@@ -84,6 +84,7 @@ __all__ = [
     "Subscription",
     "SupportSession",
     "Tenant",
+    "TenantExport",
     "TenantRollup",
     "WorkLog",
 ]

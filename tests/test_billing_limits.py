@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from repairqc.accounts.models import StaffUser
+from repairqc.accounts.models import Role, StaffUser
+from repairqc.accounts.services import create_staff_user
 from repairqc.billing.services import PlanLimitReached
 from repairqc.db import db, tenant_context
 from repairqc.jobs import job_context
@@ -24,7 +25,16 @@ from tests.htmlforms import form_data
 STORE_LIMIT = "The Starter plan allows 1 active store"
 STORE_COUNT = "there would be 2."
 STAFF_LIMIT = "The Starter plan allows 5 active staff accounts; there would be 6."
-UPGRADE = "Upgrade the plan on the billing page to add more."
+UPGRADE = "Upgrade the plan to add more."
+#: What a member of staff other than the owner is told (only the owner sees the billing page).
+ASK_OWNER = "Ask the owner to upgrade the plan on the billing page."
+#: The owner's way out: a link to the billing page, next to the message.
+UPGRADE_LINK = (
+    '<a href="/admin/billing/#plans" class="alert-link" data-testid="refusal-link">See the plans</a>'
+)
+
+
+TRAINER_PASSWORD = "trainer-password-1"
 
 
 def open_store(client, host: str, code: str):
@@ -89,7 +99,13 @@ def test_the_first_store_opens_and_the_second_is_refused_with_the_plan(stripe_ap
     refused = open_store(owner, tenant.host, "S2")
     assert refused.status_code == 403
     assert STORE_LIMIT in refused.text and STORE_COUNT in refused.text and UPGRADE in refused.text
+    assert UPGRADE_LINK in refused.text
     assert stores(app, tenant) == {"S1": True}  # nothing written
+    # The link leads the owner to the plans.
+    billing_page = owner.get("/admin/billing/", base_url=tenant.host)
+    assert billing_page.status_code == 200
+    assert '<h2 class="h5" id="plans">' in billing_page.text
+    assert 'data-testid="switch-growth-month"' in billing_page.text
 
 
 def test_a_sixth_active_staff_account_is_refused(stripe_app, starter):
@@ -103,7 +119,7 @@ def test_a_sixth_active_staff_account_is_refused(stripe_app, starter):
 
     refused = invite(owner, tenant.host, 5, shop)
     assert refused.status_code == 403
-    assert STAFF_LIMIT in refused.text
+    assert STAFF_LIMIT in refused.text and UPGRADE_LINK in refused.text
     assert active_staff(app, tenant) == 5
     with app.app_context(), tenant_context(tenant.ref):
         assert (
@@ -155,12 +171,49 @@ def test_the_generated_admin_refuses_a_store_past_the_plan(stripe_app, starter):
     form = owner.get("/admin/stores/new/", base_url=tenant.host)
     assert form.status_code == 200
     data = form_data(form.text, "code") | {"code": "S2", "name": "Store S2", "timezone": "UTC"}
-    refused = owner.post("/admin/stores/new/", base_url=tenant.host, data=data)
+    refused = owner.post("/admin/stores/new/", base_url=tenant.host, data=data, follow_redirects=True)
     assert refused.status_code < 500
-    assert STORE_LIMIT in refused.text
+    assert STORE_LIMIT in refused.text and UPGRADE in refused.text and UPGRADE_LINK in refused.text
     # The plan's own message, not Flask-Admin's generic failure.
     assert "Failed to create record" not in refused.text
     assert stores(app, tenant) == {"S1": True}
+
+
+def test_staff_other_than_the_owner_are_told_to_ask_the_owner(stripe_app, starter):
+    """A trainer may create staff accounts but not see the billing page: no link, the way to ask."""
+    app, _fake = stripe_app
+    tenant, owner = starter
+    assert open_store(owner, tenant.host, "S1").status_code == 302
+    shop = stores_ids(app, tenant)["S1"]
+    for n in range(1, 4):  # the owner and three more
+        assert invite(owner, tenant.host, n, shop).status_code == 302
+    with job_context(app, tenant.tenant_id, "test"):
+        create_staff_user(
+            "trainer@staff.example.com", "Tina Trainer", TRAINER_PASSWORD, roles=[(Role.TRAINER, None)]
+        )
+    assert active_staff(app, tenant) == 5
+    trainer = app.test_client()
+    signed_in = trainer.post(
+        "/login",
+        base_url=tenant.host,
+        data={"email": "trainer@staff.example.com", "password": TRAINER_PASSWORD},
+    )
+    assert signed_in.status_code == 302
+    assert trainer.get("/admin/billing/", base_url=tenant.host).status_code == 403
+
+    form = trainer.get("/admin/staff_users/new/", base_url=tenant.host)
+    assert form.status_code == 200
+    data = form_data(form.text, "email") | {"email": "sixth@staff.example.com", "full_name": "Sixth Person"}
+    refused = trainer.post("/admin/staff_users/new/", base_url=tenant.host, data=data, follow_redirects=True)
+    assert refused.status_code < 500
+    assert STAFF_LIMIT in refused.text and ASK_OWNER in refused.text
+    assert 'data-testid="refusal-link"' not in refused.text
+    assert active_staff(app, tenant) == 5
+
+    # Outside a request (a job, the command line) nobody is signed in: the same advice, no link.
+    with pytest.raises(PlanLimitReached) as raised, job_context(app, tenant.tenant_id, "test"):
+        create_staff_user("seventh@staff.example.com", "Seventh Person", None)
+    assert ASK_OWNER in raised.value.message and raised.value.link is None
 
 
 def test_tenants_without_a_subscription_have_no_limits(client, alpha):

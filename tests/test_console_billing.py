@@ -676,7 +676,8 @@ def test_support_session_form_is_checked(app, alpha, operator):
 
 # --- who reaches the console -----------------------------------------------------------------------------
 
-PAGES = ("/console/", "/console/billing", "/console/webhooks", "/console/jobs", "/console/support")
+PAGES = ("/console/", "/console/billing", "/console/webhooks", "/console/jobs", "/console/support",
+         "/console/exports")  # fmt: skip
 
 
 def test_staff_and_anonymous_visitors_do_not_reach_the_console(app, alpha, operator):
@@ -690,10 +691,14 @@ def test_staff_and_anonymous_visitors_do_not_reach_the_console(app, alpha, opera
         assert answer.status_code == 302 and "/console/login" in answer.headers["Location"]
         assert app.test_client().get(path, base_url=PLATFORM).status_code == 302
     posts = ("/console/tenants/1/support", "/console/tenants/1/delete", "/console/webhooks/1/retry",
-             "/console/support/1/end")  # fmt: skip
+             "/console/support/1/end", "/console/tenants/1/export", "/console/exports/1/remove")  # fmt: skip
     for path in posts:
         answer = app.test_client().post(path, base_url=PLATFORM)
         assert answer.status_code == 302 and "/console/login" in answer.headers["Location"]
+    for tenant_host in (PLATFORM, f"http://{alpha.host}"):
+        # An export's download, even guessed, is an operator's only.
+        answer = staff.get("/console/exports/1/download", base_url=tenant_host)
+        assert answer.status_code in (302, 404) and not answer.data.startswith(b"PK")
     # The operator reaches every page, each linked from the navigation.
     client = console(app, operator)
     for path in PAGES:

@@ -18,13 +18,14 @@ from flask_admin import BaseView
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 
 from repairqc.accounts.models import StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scoped_select
 from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
 from repairqc.db import TenantBase, db, unit_of_work, utcnow
-from repairqc.errors import DomainError, FormInvalid
+from repairqc.errors import DomainError, FormInvalid, refusal_text
 from repairqc.stores.models import Store
 
 Row = TypeVar("Row", bound=TenantBase)
@@ -129,11 +130,14 @@ def validated(form: FlaskForm) -> FlaskForm:
     return form
 
 
-def field_errors(form: FlaskForm, error: DomainError, aliases: Mapping[str, str] | None = None) -> list[str]:
+def field_errors(
+    form: FlaskForm, error: DomainError, aliases: Mapping[str, str] | None = None
+) -> list[str | Markup]:
     """Show a refusal on the form field it names; return the messages that belong to no field.
 
     Input the form could not read (`FormInvalid`) is already on its fields; `aliases` maps a
-    service's field name to the form's ("fault_symptoms" → "symptoms").
+    service's field name to the form's ("fault_symptoms" → "symptoms"). A refusal's link (the
+    billing page for a plan limit) goes with its message.
     """
     if isinstance(error, FormInvalid):
         if not error.fields:  # only the CSRF token: the form expired
@@ -141,6 +145,6 @@ def field_errors(form: FlaskForm, error: DomainError, aliases: Mapping[str, str]
         return [m for name, messages in error.fields.items() if name not in form for m in messages]
     name = (aliases or {}).get(error.field or "", error.field)
     if name and name in form and name not in ("csrf_token", "version"):
-        form[name].errors = [*form[name].errors, error.message]
+        form[name].errors = [*form[name].errors, refusal_text(error)]
         return []
-    return [error.message]
+    return [refusal_text(error)]

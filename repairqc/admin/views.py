@@ -34,7 +34,7 @@ from repairqc.accounts.scoping import get_scoped, row_allowed, scope_condition, 
 from repairqc.admin.fields import BoundedIntEqualFilter, FilterConverter, ModelConverter
 from repairqc.chapters import CHAPTERS
 from repairqc.db import TenantBase, UTCDateTime, current_tenant_or_none, db
-from repairqc.errors import DomainError
+from repairqc.errors import DomainError, refusal_text
 from repairqc.models_base import Versioned
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -221,7 +221,7 @@ class TenantModelView(ModelView):
             # A rule checked at flush time (a plan limit, a published standard): its own message,
             # not Flask-Admin's "Failed to create record" with a logged traceback.
             self.session.rollback()
-            flash(exc.message, "error")
+            flash(refusal_text(exc), "error")
             return True
         return super().handle_view_exception(exc)
 

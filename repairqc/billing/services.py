@@ -16,14 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import current_app, g, has_request_context, url_for
 from flask_babel import format_currency, format_date, ngettext
 from flask_babel import gettext as _
 
 from repairqc.billing import gateway
 from repairqc.billing.models import BillingInterval, Plan, Subscription, SubscriptionStatus
 from repairqc.db import current_tenant, db, utcnow
-from repairqc.errors import DomainError
+from repairqc.errors import DomainError, Link
 
 #: Statuses Stripe has given up on; the tenant is read-only and the retention clock runs.
 ENDED = frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED})
@@ -235,10 +235,25 @@ def check_limits(adding_stores: int, adding_staff: int) -> None:
         if refusal is None:
             refusal = limit_refusal(subscription.plan, kind, count + adding)
         if refusal is not None:
-            raise PlanLimitReached(
-                _("%(refusal)s Upgrade the plan on the billing page to add more.", refusal=refusal),
-                field="plan_limit",
-            )
+            raise limit_reached(refusal)
+
+
+def limit_reached(refusal: str) -> PlanLimitReached:
+    """The refusal with the way to lift it, told to whoever hit it: the owner (who alone sees
+    the billing page) gets a link there; anyone else is told to ask the owner."""
+    from repairqc.accounts.models import Role
+    from repairqc.accounts.permissions import current_grants
+
+    if has_request_context() and current_grants().has_role(Role.OWNER):
+        return PlanLimitReached(
+            _("%(refusal)s Upgrade the plan to add more.", refusal=refusal),
+            field="plan_limit",
+            link=Link(url_for("billing_page.index", _anchor="plans"), _("See the plans")),
+        )
+    return PlanLimitReached(
+        _("%(refusal)s Ask the owner to upgrade the plan on the billing page.", refusal=refusal),
+        field="plan_limit",
+    )
 
 
 def downgrade_refusals(plan: Plan, current: Usage) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from repairqc.db import ControlBase, utcnow
-from repairqc.models_base import Timestamped, field
+from repairqc.models_base import LabelledEnum, Timestamped, enum_column, enum_labels, field
 
 
 class Operator(UserMixin, ControlBase):
@@ -94,6 +94,58 @@ class StandardTemplate(Timestamped, ControlBase):
 
     def __repr__(self) -> str:
         return f"<StandardTemplate {self.code} active={self.is_active}>"
+
+
+class ExportStatus(LabelledEnum):
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+enum_labels(
+    {
+        ExportStatus.QUEUED: _l("Being written"),
+        ExportStatus.DONE: _l("Ready"),
+        ExportStatus.FAILED: _l("Failed"),
+    }
+)
+
+
+class TenantExport(ControlBase):
+    """One export of a tenant's data (tenants/export.py), asked for by an operator.
+
+    The archive lives in EXPORT_DIR under `filename`. The row outlives the tenant (who asked,
+    when, for which address) so the export of a deleted tenant can still be handed over.
+    """
+
+    __tablename__ = "tenant_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="SET NULL"), index=True
+    )
+    #: Kept as written: the tenant row may be deleted after the export.
+    tenant_slug: Mapped[str] = mapped_column(sa.String(63))
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("operators.id", ondelete="SET NULL"))
+    status: Mapped[ExportStatus] = mapped_column(enum_column(ExportStatus), default=ExportStatus.QUEUED)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    #: Name of the archive inside EXPORT_DIR; set when it is written.
+    filename: Mapped[str | None] = mapped_column(sa.String(200))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    tables: Mapped[int | None]
+    rows: Mapped[int | None]
+    files: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    #: The archive was removed (by an operator, or EXPORT_RETENTION_DAYS after it was written).
+    removed_at: Mapped[datetime | None]
+
+    requested_by: Mapped[Operator | None] = relationship()
+
+    @property
+    def downloadable(self) -> bool:
+        return self.status is ExportStatus.DONE and self.removed_at is None
 
 
 def in_current_language(en: str | None, zh: str | None) -> str | None:

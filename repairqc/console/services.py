@@ -223,6 +223,8 @@ class TenantLine:
     subscription: Subscription | None
     access: billing.Access
     mrr_cents: int
+    #: The subscription has ended: the operator may export the tenant's data.
+    ended: bool
     #: The subscription ended longer ago than BILLING_RETENTION_DAYS: the operator may delete it.
     retention_over: bool
 
@@ -247,6 +249,7 @@ def tenant_lines(now: datetime) -> list[TenantLine]:
             subscription=subscription,
             access=billing.access_for(subscription, now),
             mrr_cents=monthly_revenue_cents(subscription),
+            ended=subscription is not None and subscription.status in billing.ENDED,
             retention_over=billing.retention_over(subscription, now),
         )
         for tenant, rollup, host, subscription in rows

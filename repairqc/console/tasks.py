@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from repairqc.billing.services import usage
+from repairqc.console import exports
 from repairqc.console.models import TenantRollup
 from repairqc.db import current_tenant, db, utcnow
 from repairqc.jobs import job
@@ -37,3 +38,20 @@ def compute_tenant_rollup() -> dict[str, int]:
     db.control.add(rollup)
     db.control.flush()
     return figures
+
+
+@job(queue="reports", timeout=4 * 3600, platform=True)
+def export_tenant_data(export_id: int) -> str | None:
+    """Write the archive of one export (console/exports.py); a failure is kept on its row."""
+    try:
+        export = exports.run_export(export_id)
+    except Exception as exc:
+        exports.record_failure(export_id, exc)
+        raise
+    return export.filename if export is not None else None
+
+
+@job(queue="default", timeout=600, platform=True)
+def sweep_exports(today_iso: str | None = None) -> int:
+    """Nightly: remove export archives older than EXPORT_RETENTION_DAYS."""
+    return exports.sweep(utcnow())

@@ -5,7 +5,18 @@ the standard templates."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
@@ -13,7 +24,7 @@ from redis.exceptions import RedisError
 
 from repairqc.accounts.forms import SignInForm
 from repairqc.billing.forms import SupportSessionForm
-from repairqc.console import services, support
+from repairqc.console import exports, services, support
 from repairqc.console.forms import TemplateDetailsForm, TemplateUploadForm
 from repairqc.console.models import Operator, StandardTemplate
 from repairqc.db import db, unit_of_work, utcnow
@@ -74,6 +85,7 @@ def _tenants_page(
         "console/tenants.html",
         lines=lines,
         mrr=services.mrr_totals(lines),
+        latest_exports=exports.latest_by_tenant(),
         blank_support_form=SupportSessionForm(formdata=None),
         support_form=support_form,
         support_for=support_for,
@@ -115,6 +127,55 @@ def delete_tenant(tenant_id: int):
         return redirect(url_for("console.tenants"))
     flash(_("The tenant %(slug)s and all its data are deleted.", slug=slug), "success")
     return redirect(url_for("console.tenants"))
+
+
+@bp.post("/tenants/<int:tenant_id>/export")
+def export_tenant(tenant_id: int):
+    """Queue an export of a tenant whose subscription has ended (written by a job)."""
+    try:
+        with unit_of_work():
+            export = exports.request_export(tenant_id, _operator())
+            slug = export.tenant_slug
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("console.tenants"))
+    except RedisError as exc:  # raised by the enqueue after the commit: the row waits as queued
+        flash(_("Redis did not answer: %(error)s", error=str(exc)), "danger")
+        return redirect(url_for("console.exports_page"))
+    flash(_("The data of %(slug)s is being exported; it appears here when it is ready.", slug=slug), "info")
+    return redirect(url_for("console.exports_page"))
+
+
+@bp.get("/exports")
+def exports_page():
+    return render_template(
+        "console/exports.html",
+        exports=exports.recent_exports(),
+        retention_days=current_app.config["EXPORT_RETENTION_DAYS"],
+    )
+
+
+@bp.get("/exports/<int:export_id>/download")
+def download_export(export_id: int):
+    try:
+        path, name = exports.downloadable(export_id)
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("console.exports_page"))
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=name)
+
+
+@bp.post("/exports/<int:export_id>/remove")
+def remove_export(export_id: int):
+    try:
+        with unit_of_work():
+            export = exports.remove_export(export_id, _operator())
+            name = export.filename
+    except DomainError as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(_("The export %(name)s is removed.", name=name), "info")
+    return redirect(url_for("console.exports_page"))
 
 
 @bp.post("/rollups")

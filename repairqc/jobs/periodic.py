@@ -79,6 +79,13 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "addresses of abandoned sign-ups",
         platform=True,
     ),
+    PeriodicJob(
+        "sweep-exports",
+        "repairqc.console.tasks.sweep_exports",
+        "45 3 * * *",
+        "Remove tenant data exports older than EXPORT_RETENTION_DAYS from the export folder",
+        platform=True,
+    ),
 )
 
 
