@@ -35,13 +35,16 @@ def _init_extensions(app: Flask) -> None:
     import repairqc.models  # noqa: F401  (every model mapped before the admin walks the registry)
     from repairqc.accounts.loader import load_user
     from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
+    from repairqc.assessments.views import register_assessment_views
     from repairqc.billing.views import register_billing_views
+    from repairqc.equipment.views import register_equipment_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
     from repairqc.i18n import select_locale
     from repairqc.inspections.views import register_inspection_views
     from repairqc.repairs.views import register_repair_views
     from repairqc.reports.views import register_report_views
     from repairqc.standards.views import register_standards_view
+    from repairqc.training.views import register_training_views
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         n = app.config["TRUSTED_PROXY_COUNT"]
@@ -69,6 +72,9 @@ def _init_extensions(app: Flask) -> None:
     register_standards_view(admin)
     register_repair_views(admin)
     register_inspection_views(admin)
+    register_equipment_views(admin)
+    register_training_views(admin)
+    register_assessment_views(admin)
     register_report_views(admin)
     register_billing_views(admin)
     app.after_request(declare_language)

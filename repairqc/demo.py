@@ -145,8 +145,14 @@ def _seed_organisation() -> None:
         assignments = [(role, None)] if store_codes is None else [(role, stores[c]) for c in store_codes]
         users[role] = create_staff_user(email, name, DEMO_PASSWORD, roles=assignments)
 
+    from repairqc.training.demo import seed_demo as seed_training
+
+    seed_training(users)  # before the repairs: the technician needs certificates (HB §5.1.3(1))
     _seed_repairs(stores, users)
     _seed_supervision(stores, users)
+    from repairqc.equipment.demo import seed_demo as seed_equipment
+
+    seed_equipment(stores, users[Role.OWNER])
 
 
 #: A blank signature, as the signature pad would send it (a 1x1 white PNG).

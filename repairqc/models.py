@@ -1,10 +1,22 @@
 """Imports every model module, so both metadata objects are complete wherever this is imported."""
 
 from repairqc.accounts.models import RoleAssignment, StaffUser
+from repairqc.assessments.models import Assessment, AssessmentEvent
 from repairqc.audit.models import AuditLog
 from repairqc.billing import limits  # noqa: F401  (the plan-limit flush guard)
 from repairqc.billing.models import Plan, SignUp, StripeEvent, Subscription, SupportSession
 from repairqc.console.models import Operator, StandardTemplate, TenantExport, TenantRollup
+from repairqc.equipment.models import (
+    CalibrationRecord,
+    EquipmentDocument,
+    EquipmentEvent,
+    EquipmentItem,
+    EquipmentReminder,
+    MaintenanceRecord,
+    ProcurementOption,
+    ProcurementRequest,
+    RetirementRequest,
+)
 from repairqc.files.models import StoredFile
 from repairqc.inspections.models import (
     CorrectiveAction,
@@ -39,9 +51,28 @@ from repairqc.reports.models import ReportRun
 from repairqc.standards.models import ServiceTargetOverride, StandardVersion
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants.models import Domain, Tenant
+from repairqc.training import services as _training_services  # noqa: F401  (new-hire enrolment hook)
+from repairqc.training.models import (
+    Certificate,
+    Enrolment,
+    Evaluation,
+    Exam,
+    ExamAnswer,
+    ExamAttempt,
+    ExamQuestion,
+    PracticalCriterion,
+    PracticalScore,
+    Retraining,
+    TrainingProgramme,
+    TrainingSession,
+)
 
 __all__ = [
+    "Assessment",
+    "AssessmentEvent",
     "AuditLog",
+    "CalibrationRecord",
+    "Certificate",
     "Chain",
     "CorrectiveAction",
     "CorrectiveActionEvent",
@@ -49,17 +80,32 @@ __all__ = [
     "Customer",
     "Device",
     "Domain",
+    "Enrolment",
+    "EquipmentDocument",
+    "EquipmentEvent",
+    "EquipmentItem",
+    "EquipmentReminder",
+    "Evaluation",
+    "Exam",
+    "ExamAnswer",
+    "ExamAttempt",
+    "ExamQuestion",
     "Finding",
     "Inspection",
     "InspectionEvent",
     "InspectionItemResult",
     "InspectionPhoto",
     "InspectionPlan",
+    "MaintenanceRecord",
     "Operator",
     "OrderPhoto",
     "Part",
     "Payment",
     "Plan",
+    "PracticalCriterion",
+    "PracticalScore",
+    "ProcurementOption",
+    "ProcurementRequest",
     "QCCheck",
     "QCCheckResult",
     "Quote",
@@ -68,6 +114,8 @@ __all__ = [
     "RepairOrder",
     "RepairStatusEvent",
     "ReportRun",
+    "RetirementRequest",
+    "Retraining",
     "RewardPenalty",
     "RoleAssignment",
     "ServiceTargetOverride",
@@ -86,5 +134,7 @@ __all__ = [
     "Tenant",
     "TenantExport",
     "TenantRollup",
+    "TrainingProgramme",
+    "TrainingSession",
     "WorkLog",
 ]

@@ -217,8 +217,16 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
 
     for n in range(1 + extra_rows):  # PNG magic numbers, so the upload rules accept the bytes
         store_bytes(b"\x89PNG\r\n\x1a\n" + f"{s}-{n}".encode(), f"File {n} {s}.png")
+    from tests.seed_training import seed_certificates
+
+    seed_certificates(s, stores, users)  # HB §5.1.3(1): technicians take orders of certified categories
     seed_workflow(s, stores, users)  # after the files above, so theirs are the lowest file ids
     seed_supervision(s, stores, users)
+    from tests import seed_assessments, seed_equipment, seed_training
+
+    for domain in (seed_equipment, seed_training, seed_assessments):  # issue #7's domains
+        db.session.flush()
+        domain.seed(s, stores, users)
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
 

@@ -146,10 +146,14 @@ def test_training_policy_kpi_columns_add_up_and_offsets_parse(app, qa, alpha):
 
     data["evaluation_offsets_months"] = "12, 0, 3, 6, 3"
     data["new_hire_training_days"] = "10"
+    # The settings of issue #7 are kept, not reset to their defaults, by saving this editor.
+    assert data["exam_time_limit_minutes"] == "30" and data["assessment_pass_mark"] == "60.0"
+    data["exam_time_limit_minutes"], data["assessment_pass_mark"] = "45", "70"
     assert post(qa, alpha, "training", data).status_code == 302
     policy = document(app, alpha)["training_policy"]
     assert policy["evaluation_offsets_months"] == [0, 3, 6, 12]
     assert policy["new_hire_training_days"] == 10
+    assert policy["exam_time_limit_minutes"] == 45 and policy["assessment_pass_mark"] == 70
 
 
 def test_equipment_policy_rows(app, qa, alpha):
@@ -159,11 +163,13 @@ def test_equipment_policy_rows(app, qa, alpha):
     new = rows(data, "rules")[-1]
     data.update({f"rules-{new}-equipment_type": "microscope", f"rules-{new}-name_en": "Microscope",
                  f"rules-{new}-name_zh": "显微镜", f"rules-{new}-maintenance_interval_days": "30",
-                 f"rules-{new}-calibration_interval_days": ""})  # fmt: skip
+                 f"rules-{new}-calibration_interval_days": "",
+                 f"rules-{new}-full_inspection_interval_days": "90"})  # fmt: skip
     assert post(qa, alpha, "equipment", data).status_code == 302
     rule = document(app, alpha)["equipment_policy"][-1]
     assert rule == {"equipment_type": "microscope", "name": {"en": "Microscope", "zh": "显微镜"},
-                    "maintenance_interval_days": 30, "calibration_interval_days": None}  # fmt: skip
+                    "maintenance_interval_days": 30, "calibration_interval_days": None,
+                    "full_inspection_interval_days": 90}  # fmt: skip
 
     _page, data = open_editor(qa, alpha, "equipment")
     data[f"rules-{new}-maintenance_interval_days"] = "0"

@@ -74,6 +74,39 @@ MATRIX: dict[str, dict[Role, str]] = {
     "CorrectiveActionEvent": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
     "CorrectiveActionPhoto": {O: "vx", Q: "vx", I: "v", M: "v", A: "vx"},
     "RewardPenalty": {O: "vcedx", Q: "vcedx", I: "v", M: "v", A: "vx"},
+    # Training (HB ch.3, §5.1.3(1), issue #7): HR (trainer) runs programmes, sessions, exams and
+    # certificates for all staff; a store manager sees their stores' staff records (and scores
+    # practicals and evaluations on the training screens); technicians and front desk see their
+    # own on their training page, not here. Statuses and results move only through the screens.
+    "TrainingProgramme": {O: "vcedx", Q: "vx", T: "vcedx", M: "v", A: "vx"},
+    "TrainingSession": {O: "vcedx", Q: "vx", T: "vcedx", M: "v", A: "vx"},
+    "Enrolment": {O: "vex", Q: "vx", T: "vex", M: "v", A: "vx"},
+    "Exam": {O: "vcedx", Q: "vx", T: "vcedx", M: "v", A: "vx"},
+    "ExamQuestion": {O: "vcedx", T: "vcedx", A: "vx"},
+    "PracticalCriterion": {O: "vcedx", Q: "vx", T: "vcedx", M: "v", A: "vx"},
+    "ExamAttempt": {O: "vx", Q: "vx", T: "vx", M: "v", A: "vx"},
+    "ExamAnswer": {O: "vx", T: "vx", A: "vx"},
+    "PracticalScore": {O: "vx", Q: "vx", T: "vx", M: "v", A: "vx"},
+    "Certificate": {O: "vcedx", Q: "vx", T: "vcedx", M: "v", A: "vx"},
+    "Evaluation": {O: "vx", Q: "vx", T: "vx", M: "v", A: "vx"},
+    "Retraining": {O: "vx", Q: "vx", T: "vx", M: "v", A: "vx"},
+    # Assessments (HB §3.3): made on the assessment screens (store manager monthly, trainer
+    # quarterly and annual), never through a form; a technician reads only their own
+    # (`Assessment.store_scope`).
+    "Assessment": {O: "vx", Q: "vx", T: "vx", M: "vx", H: "v", A: "vx"},
+    "AssessmentEvent": {O: "vx", Q: "vx", T: "vx", M: "vx", A: "vx"},
+    # Equipment and tools (HB ch.4, §5.1.3(2)): the store manager runs a store's equipment,
+    # technicians read it and record daily care, QA and the owner approve purchases and
+    # retirements; statuses and due dates move only through the equipment screens.
+    "EquipmentItem": {O: "vex", Q: "vex", I: "v", M: "vex", H: "v", A: "vx"},
+    "EquipmentEvent": {O: "vx", Q: "vx", I: "v", M: "vx", H: "v", A: "vx"},
+    "EquipmentDocument": {O: "vdx", Q: "vx", I: "v", M: "vx", H: "v", A: "vx"},
+    "MaintenanceRecord": {O: "vx", Q: "vx", I: "v", M: "vx", H: "v", A: "vx"},
+    "CalibrationRecord": {O: "vx", Q: "vx", I: "v", M: "vx", H: "v", A: "vx"},
+    "ProcurementRequest": {O: "vx", Q: "vx", M: "vx", A: "vx"},
+    "ProcurementOption": {O: "vx", Q: "vx", M: "vx", A: "vx"},
+    "RetirementRequest": {O: "vx", Q: "vx", I: "v", M: "vx", A: "vx"},
+    "EquipmentReminder": {O: "vx", Q: "vx", M: "v", A: "vx"},
     # Generated cross-store reports name every store: HQ only.
     "ReportRun": {O: "vx", Q: "vx", A: "vx"},
     # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).

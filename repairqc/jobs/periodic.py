@@ -72,6 +72,36 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "the first run that finds the month unsent (HB §5.2.2)",
     ),
     PeriodicJob(
+        "assessments-due",
+        "repairqc.assessments.tasks.create_due_assessments",
+        "20 0 * * *",
+        "Make the drafts of the monthly, quarterly and annual assessments of the period just ended "
+        "and e-mail their assessors, once per period (HB §3.3.2-§3.3.3)",
+    ),
+    # Training (issue #7, HB ch.3, §5.1.3(1)).
+    PeriodicJob(
+        "training-schedule",
+        "repairqc.training.tasks.training_schedule",
+        "20 0 * * *",
+        "Expire timed-out exam attempts, enrol serving staff in the year's in-service sessions, make "
+        "the evaluations due 0/3/6/12 months after training and remind their assessors (HB §3.1.4, §3.2.2)",
+    ),
+    PeriodicJob(
+        "certificate-expiry",
+        "repairqc.training.tasks.certificate_expiry",
+        "25 0 * * *",
+        "E-mail holders, their store managers and HR about certificates expiring within 30 days, "
+        "once per certificate and expiry date (HB §5.1.3(1))",
+    ),
+    # Equipment (issue #7, HB ch.4, §5.1.3(2)).
+    PeriodicJob(
+        "equipment-due",
+        "repairqc.equipment.tasks.remind_equipment_due",
+        "35 0 * * *",
+        "E-mail each store's managers the equipment whose daily care, full inspection or calibration "
+        "is overdue or due within 7 days, once per item and due date (HB §4.2.2, §5.1.3(2))",
+    ),
+    PeriodicJob(
         "reconcile-billing",
         "repairqc.billing.tasks.reconcile_billing",
         "30 3 * * *",

@@ -606,9 +606,22 @@ class WorkLog(StoreOwned, TenantBase):
     store: Mapped[Store] = relationship()
     order: Mapped[RepairOrder] = relationship()
     technician: Mapped[StaffUser] = relationship()
+    #: Items of the store's equipment register used for this step (HB §5.1.3(2): only items in
+    #: service and calibrated, checked by `services.log_work`); `equipment` is free text, kept
+    #: for logs written before the register existed.
+    equipment_items: Mapped[list[EquipmentItem]] = relationship(  # noqa: F821
+        secondary=lambda: _work_log_equipment(), order_by="EquipmentItem.asset_tag"
+    )
 
     def __str__(self) -> str:
         return f"{self.minutes} min"
+
+
+def _work_log_equipment() -> sa.Table:
+    """The association table of the equipment domain (which imports this module)."""
+    from repairqc.equipment.models import work_log_equipment
+
+    return work_log_equipment
 
 
 class OrderPhoto(StoreOwned, TenantBase):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from wtforms import Form
 
@@ -224,7 +224,12 @@ class OrderView(RepairsAccess):
             check_form(form, form.validate())
             check_version(order, expected_version())
             services.log_work(
-                order, staff(), step=form.step.data, minutes=form.minutes.data, equipment=form.equipment.data
+                order,
+                staff(),
+                step=form.step.data,
+                minutes=form.minutes.data,
+                equipment=form.equipment.data,
+                equipment_ids=form.equipment_items.data or [],
             )
 
         return self._step(order_id, "work", action, _("The work is logged."))
@@ -309,6 +314,7 @@ class OrderView(RepairsAccess):
             form = DecisionForm(formdata, prefix="decision", data=None if formdata else data)
         elif key == "work":
             form = WorkLogForm(formdata, prefix="work")
+            form.equipment_items.choices = equipment_choices(order)
         elif key == "parts":
             form = PartForm(formdata, prefix="parts")
             form.part.choices = [(part.id, str(part)) for part in parts_for(order)]
@@ -434,6 +440,24 @@ def records(order: RepairOrder) -> dict[str, list]:
             scoped_select(RepairOrder).where(RepairOrder.rework_of_id == order.id).order_by(RepairOrder.id)
         ),
     }
+
+
+def equipment_choices(order: RepairOrder) -> list[tuple[int, str]]:
+    """The work-log form's items: the order's store's items in service, those overdue for
+    calibration marked (choosing one is refused by the service, naming the date)."""
+    from repairqc.equipment.services import usable_items
+
+    day = today()
+    return [
+        (
+            item.id,
+            _("%(item)s (calibration overdue: due %(day)s)", item=item.label,
+              day=format_date(item.next_calibration_due_on))
+            if item.calibration_overdue(day)
+            else item.label,
+        )
+        for item in usable_items(order.store_id)
+    ]  # fmt: skip
 
 
 def technicians(order: RepairOrder) -> list[StaffUser]:

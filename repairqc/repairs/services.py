@@ -201,12 +201,12 @@ def add_photo(
 
 
 def qualified_categories(user: StaffUser) -> set[str] | None:
-    """The device categories `user` is qualified to diagnose and repair; None means any.
+    """The device categories `user` is qualified to diagnose and repair (HB §5.1.3(1)): those
+    they hold a certificate for that is valid today (`training.services.certified_categories`).
+    The check below is applied wherever a technician takes or is given an order."""
+    from repairqc.training.services import certified_categories
 
-    Until certificates exist (training, issue #7) every technician is qualified for every
-    category. The check below is already applied wherever a technician takes an order.
-    """
-    return None
+    return certified_categories(user)
 
 
 def categories_offered(user: StaffUser, store_id: int) -> set[str] | None:
@@ -222,13 +222,21 @@ def categories_offered(user: StaffUser, store_id: int) -> set[str] | None:
 
 
 def require_qualified(user: StaffUser, order: RepairOrder) -> None:
+    """Refuse an order of a device category `user` holds no valid certificate for, saying where
+    HR records one (the person's training page)."""
     categories = qualified_categories(user)
     if categories is not None and order.device.category not in categories:
+        from repairqc.training.services import category_names
+
+        with db.session.no_autoflush:
+            category = category_names(utcnow().date()).get(order.device.category, order.device.category)
         raise Refused(
             _(
-                "%(name)s is not qualified for %(category)s repairs.",
+                "%(name)s holds no valid certificate for %(category)s repairs (HB §5.1.3(1)). "
+                "HR records certificates on the person's training page (Staff and training → "
+                "Training).",
                 name=user.full_name,
-                category=order.device.category,
+                category=category,
             )
         )
 
@@ -681,13 +689,23 @@ def _require_bench(order: RepairOrder, user: StaffUser) -> None:
 
 
 def log_work(
-    order: RepairOrder, user: StaffUser, *, step: str, minutes: int, equipment: str | None = None
+    order: RepairOrder,
+    user: StaffUser,
+    *,
+    step: str,
+    minutes: int,
+    equipment: str | None = None,
+    equipment_ids: Iterable[int] = (),
 ) -> WorkLog:
+    """A step of the repair, with the register's items used (`equipment_ids`) and/or a free
+    text. An item of another store, not in service or overdue for calibration is refused,
+    naming it and the date it fell due; nothing is saved (HB §5.1.3(2))."""
     _require_bench(order, user)
     if not step.strip():
         raise DomainError(_("Describe the step."), field="step")
     if not 0 < minutes <= 24 * 60:
         raise DomainError(_("Minutes must be between 1 and 1440."), field="minutes")
+    items = _equipment_for_work_log(order, equipment_ids)
     log = WorkLog(
         store_id=order.store_id,
         order_id=order.id,
@@ -695,10 +713,33 @@ def log_work(
         step=step.strip(),
         minutes=minutes,
         equipment=(equipment or "").strip() or None,
+        equipment_items=items,
     )
     db.session.add(log)
     db.session.flush()
     return log
+
+
+def _equipment_for_work_log(order: RepairOrder, item_ids: Iterable[int]) -> list:
+    """The register's items named by id, checked by `equipment.services.check_usable` (locked
+    on PostgreSQL, so an item cannot be retired or fail calibration while the log is saved)."""
+    from repairqc.equipment.models import EquipmentItem
+    from repairqc.equipment.services import check_usable
+
+    wanted = list(dict.fromkeys(item_ids))
+    if not wanted:
+        return []
+    found = {
+        item.id: item
+        for item in db.session.execute(
+            sa.select(EquipmentItem).where(EquipmentItem.id.in_(wanted)).with_for_update()
+        ).scalars()
+    }
+    if len(found) != len(wanted):
+        raise DomainError(_("That item is not in the equipment register."), field="equipment_items")
+    items = [found[item_id] for item_id in wanted]
+    check_usable(items, order.store_id, utcnow().date())
+    return items
 
 
 class OutOfStock(Refused):

@@ -34,7 +34,12 @@ import sqlalchemy as sa
 from repairqc.db import db
 
 #: Modules whose import registers a provider, in the order their columns appear.
-PROVIDER_MODULES = ("repairqc.inspections.reporting", "repairqc.repairs.reporting")
+PROVIDER_MODULES = (
+    "repairqc.inspections.reporting",
+    "repairqc.repairs.reporting",
+    "repairqc.equipment.reporting",
+    "repairqc.training.reporting",
+)
 
 #: count: a number of things; percent: a Ratio shown as %; days: a duration; score: 0-100 %.
 KINDS = ("count", "percent", "days", "score")

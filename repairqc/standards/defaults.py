@@ -329,6 +329,8 @@ def handbook_document() -> dict[str, Any]:
             "theory_pass_mark": 60,
             "practical_pass_mark": 60,
             "max_exam_attempts": 2,
+            "exam_time_limit_minutes": 30,
+            "assessment_pass_mark": 60,
             "monthly": _kpis(
                 repair_speed=25, repair_quality=30, diagnosis_accuracy=20, customer_satisfaction=15, safety=10
             ),
@@ -362,29 +364,34 @@ def handbook_document() -> dict[str, Any]:
                 "name": t("Soldering station", "焊台"),
                 "maintenance_interval_days": 1,
                 "calibration_interval_days": 180,
+                "full_inspection_interval_days": 90,
             },
             {
                 "equipment_type": "multimeter",
                 "name": t("Multimeter", "万用表"),
                 "maintenance_interval_days": 30,
                 "calibration_interval_days": 365,
+                "full_inspection_interval_days": 180,
             },
             {
                 "equipment_type": "power-supply",
                 "name": t("Bench power supply", "直流电源"),
                 "maintenance_interval_days": 30,
                 "calibration_interval_days": 365,
+                "full_inspection_interval_days": 180,
             },
             {
                 "equipment_type": "esd-mat",
                 "name": t("ESD mat and wrist strap", "防静电台垫和腕带"),
                 "maintenance_interval_days": 7,
                 "calibration_interval_days": 90,
+                "full_inspection_interval_days": 90,
             },
             {
                 "equipment_type": "screen-press",
                 "name": t("Screen laminating press", "屏幕压合机"),
                 "maintenance_interval_days": 7,
+                "full_inspection_interval_days": 90,
             },
         ],
         "sops": copy.deepcopy(SOPS),  # HB §5.1.3(4); a copy, so callers may change theirs

@@ -265,6 +265,11 @@ class EquipmentRow(Row):
         [Optional(), NumberRange(1, 3650)],
         description=_l("Leave empty if it is not calibrated."),
     )
+    full_inspection_interval_days = IntegerField(
+        _l("Full inspection every (days)"),
+        [Optional(), NumberRange(1, 3650)],
+        description=_l("HB §4.2.1 periodic full inspection; leave empty if there is none."),
+    )
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -272,6 +277,7 @@ class EquipmentRow(Row):
             "name": _text(self, "name"),
             "maintenance_interval_days": self.maintenance_interval_days.data,
             "calibration_interval_days": self.calibration_interval_days.data,
+            "full_inspection_interval_days": self.full_inspection_interval_days.data,
         }
 
 
@@ -600,6 +606,10 @@ class TrainingEditor(Editor):
     max_exam_attempts = IntegerField(
         _l("Exam attempts before retraining"), [InputRequired(), NumberRange(1, 10)]
     )
+    exam_time_limit_minutes = IntegerField(
+        _l("Theory exam time limit (minutes)"), [InputRequired(), NumberRange(1, 600)]
+    )
+    assessment_pass_mark = FloatField(_l("Assessment pass mark (%)"), [InputRequired(), NumberRange(0, 100)])
 
     @classmethod
     def initial_data(cls, document, key):
@@ -646,6 +656,8 @@ TRAINING_SCALARS = (
     "theory_pass_mark",
     "practical_pass_mark",
     "max_exam_attempts",
+    "exam_time_limit_minutes",
+    "assessment_pass_mark",
 )
 # One weight field per assessment period and KPI (an empty field leaves the KPI out).
 for _period in PERIODS:

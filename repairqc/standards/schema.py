@@ -191,6 +191,10 @@ class TrainingPolicy(Strict):
     theory_pass_mark: Percent = 60
     practical_pass_mark: Percent = 60
     max_exam_attempts: Positive = 2
+    #: Minutes a theory exam may take (issue #7); answers after it are refused.
+    exam_time_limit_minutes: Positive = 30
+    #: An assessment's weighted total passes at this (HB §3.3, §5.3.1(3)); added with issue #7.
+    assessment_pass_mark: Percent = 60
     monthly: KpiWeights
     quarterly: KpiWeights
     annual: KpiWeights
@@ -203,6 +207,8 @@ class EquipmentRule(Strict):
     name: Text
     maintenance_interval_days: Positive
     calibration_interval_days: Positive | None = None
+    #: HB §4.2.1 "periodic full inspection"; documents stored before it was added have none.
+    full_inspection_interval_days: Positive | None = None
 
 
 class AttachmentRef(Strict):
