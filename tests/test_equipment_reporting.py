@@ -97,7 +97,8 @@ def test_provider_figures_match_the_hand_computed_fixture(app, alpha):
             r, owner, reason=RetirementReason.END_OF_LIFE, condition="Old", today=E
         )
         services.plan_retirement(retirement, owner, planned_on=E, method=DisposalMethod.SCRAPPING, notes=None)
-        services.decide_retirement(retirement, owner, approve=True, note=None)
+        # the owner assessed it: QA decides (four eyes, design.md §3)
+        services.decide_retirement(retirement, staff(alpha, "qa"), approve=True, note=None)
         services.record_disposal(retirement, owner, disposed_on=E, record="Scrapped", today=E)
 
         care(a, days(-70))

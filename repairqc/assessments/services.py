@@ -309,6 +309,21 @@ def _role_message(kind: AssessmentKind) -> str:
     return _("Quarterly and annual assessments are made by HR (the trainer).")
 
 
+def existing_assessment(
+    person: StaffUser, store: Store, kind: AssessmentKind, start: date, attempt: int
+) -> Assessment | None:
+    """The assessment of that person, store, cycle, period and attempt, if one is saved."""
+    return db.session.execute(
+        sa.select(Assessment).where(
+            Assessment.staff_id == person.id,
+            Assessment.store_id == store.id,
+            Assessment.kind == kind,
+            Assessment.period_start == start,
+            Assessment.attempt == attempt,
+        )
+    ).scalar()
+
+
 def open_assessment(
     person: StaffUser,
     store: Store,
@@ -340,26 +355,22 @@ def open_assessment(
             _("The period %(period)s is not over yet.", period=period_label(kind, start)), field="period"
         )
     attempt = retake_of.attempt + 1 if retake_of is not None else 1
-    existing = db.session.execute(
-        sa.select(Assessment).where(
-            Assessment.staff_id == person.id,
-            Assessment.store_id == store.id,
-            Assessment.kind == kind,
-            Assessment.period_start == start,
-            Assessment.attempt == attempt,
-        )
-    ).scalar()
-    if existing is not None:
-        raise Conflict(
-            _(
-                "%(name)s already has a %(kind)s assessment for %(period)s (#%(id)s).",
-                name=person.full_name,
-                kind=kind.label.lower(),
-                period=period_label(kind, start),
-                id=existing.id,
-            ),
-            field="period",
-        )
+
+    def refuse_if_assessed() -> None:
+        existing = existing_assessment(person, store, kind, start, attempt)
+        if existing is not None:
+            raise Conflict(
+                _(
+                    "%(name)s already has a %(kind)s assessment for %(period)s (#%(id)s).",
+                    name=person.full_name,
+                    kind=kind.label.lower(),
+                    period=period_label(kind, start),
+                    id=existing.id,
+                ),
+                field="period",
+            )
+
+    refuse_if_assessed()
     assessment = Assessment(
         store_id=store.id,
         staff_id=person.id,
@@ -371,11 +382,20 @@ def open_assessment(
         assessor_id=by.id if by is not None else None,
     )
     apply_policy(assessment)
-    db.session.add(assessment)
-    _recompute(assessment)
     comment = _("Retake of #%(id)s", id=retake_of.id) if retake_of is not None else None
-    _event(assessment, None, AssessmentStatus.DRAFT, by, comment)
-    db.session.flush()
+    try:
+        # A savepoint opened before the row is added: its INSERT (at the flush, or at the
+        # autoflush of the KPI queries) fails inside it and leaves the unit of work usable.
+        with db.session.begin_nested():
+            db.session.add(assessment)
+            _recompute(assessment)
+            _event(assessment, None, AssessmentStatus.DRAFT, by, comment)
+            db.session.flush()
+    except IntegrityError:
+        # The same assessment opened at the same moment (a double submit, the job): the one
+        # that got in is named, a 409 like the check above.
+        refuse_if_assessed()
+        raise
     return assessment
 
 
@@ -562,7 +582,7 @@ def create_due_drafts(today: date) -> list[int]:
             try:
                 with db.session.begin_nested():
                     assessment = open_assessment(person, store, kind, (start, end), by=None, today=today)
-            except IntegrityError:
+            except (IntegrityError, Conflict):
                 continue
             created.append(assessment.id)
     return created

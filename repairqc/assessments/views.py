@@ -126,7 +126,14 @@ def kpi_trend_context(person: StaffUser, store_ids: set[int] | None = None) -> d
 
 
 def visible_store_ids() -> set[int] | None:
-    return current_grants().stores_for("Assessment", Action.VIEW)
+    """The stores whose KPIs of another person the viewer sees: every store for HQ readers,
+    otherwise only the stores they manage (the set `Assessment.store_scope` uses). Being a
+    technician at a store shows a colleague's KPIs there to nobody."""
+    grants = current_grants()
+    stores = grants.stores_for("Assessment", Action.VIEW)
+    if stores is None:
+        return None
+    return {store_id for store_id in stores if Role.STORE_MANAGER in grants.store_roles.get(store_id, ())}
 
 
 class AssessmentsView(ScopedScreen):

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, relationship
+from sqlalchemy.orm import Mapped, relationship, validates
 
 from repairqc.accounts.models import StaffUser
 from repairqc.db import TenantBase, utcnow
@@ -29,8 +29,11 @@ from repairqc.models_base import (
 )
 from repairqc.stores.models import Store
 
-#: Longest asset tag; tags are unique within the tenant.
+#: Longest asset tag; tags are unique within the tenant, ignoring case.
 ASSET_TAG_MAX = 40
+#: Longest item name and serial number (the columns' lengths).
+NAME_MAX = 200
+SERIAL_NUMBER_MAX = 100
 
 
 class EquipmentStatus(LabelledEnum):
@@ -69,7 +72,11 @@ class EquipmentItem(StoreOwned, Timestamped, Versioned, TenantBase):
     __label_plural__ = _l("Equipment register")
     __chapter__ = "ch4"
     __table_args__ = (
-        sa.UniqueConstraint("asset_tag"),
+        # The database's own guard of `services.check_descriptive`: "AB" and "ab" saved at the
+        # same moment cannot both get in. A unique key on lower(asset_tag) kept in a column, not
+        # an expression index: SQLite's reflection cannot read those (the migration check would
+        # warn), and this one holds the same on both backends.
+        sa.UniqueConstraint("asset_tag_key"),
         sa.Index("ix_equipment_items_store_status", "store_id", "status"),
     )
 
@@ -80,12 +87,16 @@ class EquipmentItem(StoreOwned, Timestamped, Versioned, TenantBase):
     asset_tag: Mapped[str] = field(
         _l("Asset tag"), sa.String(ASSET_TAG_MAX), help=_l("Unique in the provider")
     )
+    #: lower(asset_tag), set whenever the tag is (`_keep_asset_tag_key`); unique.
+    asset_tag_key: Mapped[str] = field(
+        _l("Asset tag"), sa.String(ASSET_TAG_MAX), secret=True, info={"readonly": True}
+    )
     #: A code of the standard's equipment policy, checked when the item is registered.
     equipment_type: Mapped[str] = field(_l("Type"), sa.String(40), info={"readonly": True})
-    name: Mapped[str] = field(_l("Name"), sa.String(200))
+    name: Mapped[str] = field(_l("Name"), sa.String(NAME_MAX))
     brand: Mapped[str | None] = field(_l("Brand"), sa.String(100))
     model: Mapped[str | None] = field(_l("Model"), sa.String(100))
-    serial_number: Mapped[str | None] = field(_l("Serial number"), sa.String(100))
+    serial_number: Mapped[str | None] = field(_l("Serial number"), sa.String(SERIAL_NUMBER_MAX))
     supplier: Mapped[str | None] = field(_l("Supplier"), sa.String(200))
     purchased_on: Mapped[date | None] = field(_l("Purchase date"))
     price_cents: Mapped[int | None] = field(_l("Purchase price (cents)"))
@@ -119,6 +130,11 @@ class EquipmentItem(StoreOwned, Timestamped, Versioned, TenantBase):
     events: Mapped[list[EquipmentEvent]] = relationship(
         back_populates="item", order_by="EquipmentEvent.id", cascade="all, delete-orphan"
     )
+
+    @validates("asset_tag")
+    def _keep_asset_tag_key(self, _key: str, value: str | None) -> str | None:
+        self.asset_tag_key = (value or "").strip().lower()
+        return value
 
     @property
     def label(self) -> str:

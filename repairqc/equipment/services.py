@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask_babel import format_date
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
@@ -25,7 +25,9 @@ from repairqc.accounts.permissions import Grants
 from repairqc.db import db, utcnow
 from repairqc.equipment.models import (
     ASSET_TAG_MAX,
+    NAME_MAX,
     RETIREMENT_OPEN,
+    SERIAL_NUMBER_MAX,
     CalibrationRecord,
     CalibrationResult,
     DisposalMethod,
@@ -90,6 +92,32 @@ def may_care(user: StaffUser, store_id: int) -> bool:
 
 def may_approve(user: StaffUser) -> bool:
     return bool(Grants.of(user).tenant_roles & APPROVERS)
+
+
+def other_approver_exists(user: StaffUser) -> bool:
+    """Whether an active QA manager or owner of the tenant other than `user` exists."""
+    return (
+        db.session.execute(
+            sa.select(StaffUser.id)
+            .join(RoleAssignment, RoleAssignment.user_id == StaffUser.id)
+            .where(
+                RoleAssignment.role.in_(APPROVERS),
+                RoleAssignment.store_id.is_(None),
+                StaffUser.is_active.is_(True),
+                StaffUser.id != user.id,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _refuse_own_decision(user: StaffUser, proposer_id: int | None, message: str) -> None:
+    """Four eyes on procurement and retirement (design.md §3): the person who asked for it does
+    not decide it while another approver can; a one-person shop (no other active QA manager or
+    owner) still can, or nothing could ever be decided there."""
+    if proposer_id is not None and proposer_id == user.id and other_approver_exists(user):
+        raise Refused(message)
 
 
 def _require_manager(user: StaffUser, store_id: int) -> None:
@@ -229,9 +257,7 @@ def register_item(
     )
     check_descriptive(item)
     _schedule(item, rule)
-    db.session.add(item)
-    _event(item, None, EquipmentStatus.IN_SERVICE, user, _("Entered the register"))
-    db.session.flush()
+    _save_item(item, _("Entered the register"), user)
     return item
 
 
@@ -272,6 +298,36 @@ def status_since(item: EquipmentItem) -> date:
 def _require_not_retired(item: EquipmentItem) -> None:
     if item.status is EquipmentStatus.RETIRED:
         raise Refused(_("%(item)s is retired.", item=item.label))
+
+
+def _lock(item: EquipmentItem) -> None:
+    """Lock the item's row (PostgreSQL; SQLite runs one writer at a time) and reread it. A work
+    log locks the items it uses the same way (`repairs.services._equipment_for_work_log`), so a
+    retirement step that locks first and then looks for open orders using the item either sees
+    the log committed or makes the log wait and then refuse the retired item."""
+    db.session.execute(
+        sa.select(EquipmentItem)
+        .where(EquipmentItem.id == item.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _save_item(item: EquipmentItem, comment: str, user: StaffUser) -> None:
+    """Add and flush a new item with its first event, in a savepoint: an asset tag another
+    transaction has just taken (the unique key on lower(asset_tag), whatever its case) is the
+    same clear message as the check's, and the rest of the unit of work stays usable."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(item)
+            _event(item, None, EquipmentStatus.IN_SERVICE, user, comment)
+            db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        if "asset_tag_key" not in str(exc.orig):
+            raise
+        raise DomainError(
+            _("The asset tag %(tag)s is already in the register.", tag=item.asset_tag), field="asset_tag"
+        ) from exc
 
 
 def add_document(
@@ -527,11 +583,15 @@ def record_calibration(
             )
         )
     db.session.add(record)
-    if item.last_calibration_on is None or calibrated_on >= item.last_calibration_on:
+    # Only the latest calibration speaks for the item now: an older one entered late (a failed
+    # one after a newer one passed) is kept in the history but changes neither the due date nor
+    # the status.
+    latest = item.last_calibration_on is None or calibrated_on >= item.last_calibration_on
+    if latest:
         item.last_calibration_on = calibrated_on
         # A failed calibration leaves the item due at once: it must pass one before use.
         item.next_calibration_due_on = record.next_due_on if passed else calibrated_on
-    if not passed and item.status is EquipmentStatus.IN_SERVICE:
+    if latest and not passed and item.status is EquipmentStatus.IN_SERVICE:
         _move(
             item,
             EquipmentStatus.OUT_OF_SERVICE,
@@ -682,6 +742,11 @@ def decide_procurement(
         raise Refused(_("Only a QA manager or the owner decides on purchases."))
     if request.status is not ProcurementStatus.COMPARING:
         raise Refused(_("This request has been decided already."))
+    _refuse_own_decision(
+        user,
+        request.requested_by_id,
+        _("You made this request: another QA manager or the owner decides on it."),
+    )
     note = _clean(note)
     if approve:
         option = next((o for o in request.options if o.id == option_id), None)
@@ -734,16 +799,27 @@ def check_delivery(
         raise DomainError(_("Enter one asset tag per item: %(n)s.", n=request.quantity), field="asset_tags")
     if len({tag.lower() for tag in tags}) != len(tags):
         raise DomainError(_("Each asset tag may be used once."), field="asset_tags")
+    serials = [(serial or "").strip() for serial in serial_numbers]
+    for line, serial in enumerate(serials, start=1):
+        if len(serial) > SERIAL_NUMBER_MAX:
+            raise DomainError(
+                _("Serial number on line %(line)s is longer than %(n)s characters.",
+                  line=line, n=SERIAL_NUMBER_MAX),
+                field="serial_numbers",
+            )  # fmt: skip
+    serials += [""] * len(tags)
     option = request.chosen_option
-    serials = list(serial_numbers) + [""] * len(tags)
-    rule = rule_for(request.equipment_type, today)
+    rule_for(request.equipment_type, today)
+    language = str(get_locale() or "en")
+    kind = type_name(request.equipment_type, today, language)
+    name = (f"{kind} {option.brand} {option.model}" if option else kind)[:NAME_MAX].strip()
     items = [
         register_item(
             request.store,
             user,
             asset_tag=tag,
             equipment_type=request.equipment_type,
-            name=f"{rule.name.en} {option.brand} {option.model}" if option else rule.name.en,
+            name=name,
             brand=option.brand if option else None,
             model=option.model if option else None,
             supplier=option.supplier if option else None,
@@ -868,8 +944,14 @@ def decide_retirement(
         raise Refused(_("Only a QA manager or the owner approves a retirement."))
     if retirement.status is not RetirementStatus.PLANNED:
         raise Refused(_("Only a planned retirement can be decided."))
+    _refuse_own_decision(
+        user,
+        retirement.assessed_by_id,
+        _("You assessed this retirement: another QA manager or the owner decides on it."),
+    )
     note = _clean(note)
     if approve:
+        _lock(retirement.item)
         _refuse_in_use(retirement.item)
         retirement.status = RetirementStatus.APPROVED
     else:
@@ -904,6 +986,7 @@ def record_disposal(
     if not record:
         raise DomainError(_("Record how it was disposed of (who took it, receipt)."), field="record")
     item = retirement.item
+    _lock(item)
     _refuse_in_use(item)
     retirement.disposed_on = disposed_on
     retirement.disposal_record = record[:TEXT_MAX]

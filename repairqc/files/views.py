@@ -1,5 +1,6 @@
 """Downloading stored files: signed-in staff of the tenant whose host the request came to;
-a store's file (a customer's photo or signature) only for that store's staff and HQ.
+a store's file (a customer's photo or signature) only for that store's staff and HQ; a
+certificate scan only for those who may see the holder's training record (training's rule).
 
 The tenant is resolved from the Host header before this runs and the session reads only that
 tenant's schema, so another tenant's file id is simply not found (404, never 403).
@@ -30,6 +31,11 @@ def download(file_id: int):
         stored.store_id is not None and stores is not None and stored.store_id not in stores
     ):
         abort(404)  # another store's customer file: as if it did not exist
+    from repairqc.admin.screens import staff
+    from repairqc.training.services import may_read_file
+
+    if not may_read_file(staff(), stored.id):
+        abort(404)  # a colleague's certificate scan: training's rule (may_see_person), no probing
     response = send_file(
         io.BytesIO(stored.data),
         mimetype=stored.content_type,

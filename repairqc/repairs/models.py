@@ -290,6 +290,22 @@ class Device(StoreOwned, Timestamped, Versioned, TenantBase):
         from repairqc.standards.services import effective_for_store
 
         self.imei = check_imei(self.imei)
+        # The category decides which certificate a technician needs for the device's orders
+        # (HB §5.1.3(1), `services.require_qualified`). Re-checking only the assigned technician
+        # would still let a technician relabel a laptop of an unassigned order as a smartphone
+        # and then take it, so the category is fixed once an order refers to the device.
+        changed = sa.inspect(self).attrs.category.history.deleted
+        if self.id is not None and changed and changed[0] != self.category:
+            with db.session.no_autoflush:
+                ordered = db.session.execute(
+                    sa.select(RepairOrder.id).where(RepairOrder.device_id == self.id).limit(1)
+                ).first()
+            if ordered is not None:
+                raise DomainError(
+                    _("The category cannot change once the device has a repair order: it decides "
+                      "which certificate the technician needs (HB §5.1.3(1))."),
+                    field="category",
+                )  # fmt: skip
         store = self.store or db.session.get(Store, self.store_id)
         if store is not None and self.category not in category_codes(
             effective_for_store(store, utcnow().date())
@@ -345,7 +361,11 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
     received_by_id: Mapped[int | None] = field(
         _l("Received by"), sa.ForeignKey("staff_users.id"), info={"readonly": True}
     )
-    technician_id: Mapped[int | None] = field(_l("Technician"), sa.ForeignKey("staff_users.id"), index=True)
+    #: Set only by `repairs.services.assign_technician` / taking the order (the store manager
+    #: assigns, and only someone certified for the device's category): read-only in the admin.
+    technician_id: Mapped[int | None] = field(
+        _l("Technician"), sa.ForeignKey("staff_users.id"), index=True, info={"readonly": True}
+    )
     #: The standards version in force at intake: the one its targets were taken from.
     standard_version_id: Mapped[int | None] = field(
         _l("Standard version"), sa.ForeignKey("standard_versions.id"), info={"readonly": True}

@@ -721,8 +721,13 @@ def log_work(
 
 
 def _equipment_for_work_log(order: RepairOrder, item_ids: Iterable[int]) -> list:
-    """The register's items named by id, checked by `equipment.services.check_usable` (locked
-    on PostgreSQL, so an item cannot be retired or fail calibration while the log is saved)."""
+    """The register's items named by id, checked by `equipment.services.check_usable`.
+
+    The rows are locked (FOR UPDATE on PostgreSQL). That alone does not keep an item from being
+    retired while the log is saved: it does because the retirement steps lock the same row
+    before they look for open orders using the item (`equipment.services._lock`), so one of the
+    two waits for the other and then refuses. A calibration recorded at the same moment updates
+    the row, so it waits for the log's commit; the log keeps the item it checked in service."""
     from repairqc.equipment.models import EquipmentItem
     from repairqc.equipment.services import check_usable
 
@@ -732,7 +737,12 @@ def _equipment_for_work_log(order: RepairOrder, item_ids: Iterable[int]) -> list
     found = {
         item.id: item
         for item in db.session.execute(
-            sa.select(EquipmentItem).where(EquipmentItem.id.in_(wanted)).with_for_update()
+            sa.select(EquipmentItem)
+            .where(EquipmentItem.id.in_(wanted))
+            .with_for_update()
+            # Rows this session loaded before waiting on the lock are refreshed, so a
+            # retirement committed meanwhile is seen (the identity map would keep the old status).
+            .execution_options(populate_existing=True)
         ).scalars()
     }
     if len(found) != len(wanted):

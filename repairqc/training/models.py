@@ -589,7 +589,9 @@ class Certificate(PersonScoped, Timestamped, Versioned, TenantBase):
     issuer: Mapped[str] = field(_l("Issued by"), sa.String(200))
     issued_on: Mapped[date] = field(_l("Issued on"))
     expires_on: Mapped[date | None] = field(_l("Expires on"), help=_l("Empty: does not expire"))
-    file_id: Mapped[int | None] = field(_l("Scan"), sa.ForeignKey("stored_files.id"))
+    #: Attached only by `record_certificate` with an uploaded scan: the generated admin cannot
+    #: choose an arbitrary stored file (it could be anyone's), so the column is read-only there.
+    file_id: Mapped[int | None] = field(_l("Scan"), sa.ForeignKey("stored_files.id"), info={"readonly": True})
     notes: Mapped[str | None] = field(_l("Notes"), sa.Text)
     #: The expiry date the last reminder was sent for (a renewed date is reminded again).
     reminded_for: Mapped[date | None] = field(_l("Expiry reminder sent for"), info={"readonly": True})

@@ -241,9 +241,29 @@ def _place(enrolment: Enrolment, session: TrainingSession) -> None:
         enrolment.due_on = session.ends_on
 
 
+def held_trainee_role(user: StaffUser) -> bool:
+    """`user` already held a technician or front-desk role (at any store) in the database, i.e.
+    before the changes being flushed: such a person is serving staff, not a new hire (HB §3.1.4).
+    People who worked here before training was recorded have roles but no enrolments."""
+    if user.id is None:
+        return False
+    with db.session.no_autoflush:
+        return (
+            db.session.scalar(
+                sa.select(RoleAssignment.id)
+                .where(RoleAssignment.user_id == user.id, RoleAssignment.role.in_(TRAINEE_ROLES))
+                .limit(1)
+            )
+            is not None
+        )
+
+
 def enrol_new_hire(user: StaffUser, store_id: int | None, day: date) -> Enrolment | None:
     """Enrol a new technician or front-desk clerk in the new-hire programme (HB §3.1.4): into its
-    next planned session, or on the waiting list. Nobody is enrolled twice."""
+    next planned session, or on the waiting list. Nobody is enrolled twice, and nobody who already
+    held a technician or front-desk role (a second store's role is not a new hire)."""
+    if held_trainee_role(user):
+        return None
     if user.id is not None:
         existing = db.session.scalar(
             sa.select(Enrolment.id)
@@ -349,8 +369,17 @@ def waiting_list(programme: TrainingProgramme | None = None) -> list[Enrolment]:
     return list(db.session.scalars(query))
 
 
-def place_in_session(session: TrainingSession, enrolments: Iterable[Enrolment]) -> int:
+def _touch(session: TrainingSession) -> None:
+    """Changing who is in a session changes the session: its version moves on, so a page showing
+    the old list is stale (409) rather than placing people blind."""
+    session.updated_at = utcnow()
+
+
+def place_in_session(
+    session: TrainingSession, enrolments: Iterable[Enrolment], *, expected_version: int | None = None
+) -> int:
     """Move people from the waiting list into a planned session of their programme."""
+    check_version(session, expected_version)
     if session.status != SessionStatus.PLANNED:
         raise DomainError(_("People are enrolled only in planned sessions."))
     count = 0
@@ -359,12 +388,21 @@ def place_in_session(session: TrainingSession, enrolments: Iterable[Enrolment]) 
             raise DomainError(_("%(name)s is not waiting for this programme.", name=enrolment.user.full_name))
         _place(enrolment, session)
         count += 1
+    _touch(session)
     db.session.flush()
     return count
 
 
-def enrol_in_session(session: TrainingSession, user: StaffUser, *, note: str | None = None) -> Enrolment:
-    """Put someone in a planned session directly (in-service, or a trainer's choice)."""
+def enrol_in_session(
+    session: TrainingSession,
+    user: StaffUser,
+    *,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Enrolment:
+    """Put someone in a planned session directly (in-service, or a trainer's choice). The screen
+    passes the session's version it showed (the in-service job, which reads it fresh, does not)."""
+    check_version(session, expected_version)
     if session.status != SessionStatus.PLANNED:
         raise DomainError(_("People are enrolled only in planned sessions."))
     if not user.is_active:
@@ -382,6 +420,8 @@ def enrol_in_session(session: TrainingSession, user: StaffUser, *, note: str | N
         note=note,
     )
     db.session.add(enrolment)
+    if expected_version is not None:
+        _touch(session)
     db.session.flush()
     return enrolment
 
@@ -564,6 +604,29 @@ def exam_standing(exam: Exam, user: StaffUser, day: date) -> dict:
     }
 
 
+def _lock_candidate(user: StaffUser) -> None:
+    """Serialise the numbering of one person's attempts: PostgreSQL holds their row until the
+    unit of work ends, so a second request (a double click) waits and then sees the first one's
+    attempt. SQLite writes one transaction at a time anyway."""
+    if user.id is not None:
+        db.session.execute(sa.select(StaffUser.id).where(StaffUser.id == user.id).with_for_update())
+
+
+def _add_attempt(attempt: ExamAttempt) -> None:
+    """Save a new attempt; a number taken meanwhile (a request racing this one) is a Conflict
+    with a message, never an unhandled IntegrityError."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+    except sa.exc.IntegrityError:
+        raise Conflict(
+            _(
+                "This exam attempt was just recorded by another request. Nothing was saved twice; "
+                "reload the page."
+            )
+        ) from None
+
+
 def _next_number(exam: Exam, user: StaffUser) -> int:
     last = db.session.scalar(
         sa.select(sa.func.max(ExamAttempt.number)).where(
@@ -599,6 +662,7 @@ def start_theory(exam: Exam, user: StaffUser, *, now: datetime | None = None) ->
     now = now or utcnow()
     if exam.kind != ExamKind.THEORY:
         raise DomainError(_("A practical exam is scored by an assessor."))
+    _lock_candidate(user)
     standing = exam_standing(exam, user, now.date())
     if standing["open"] is not None:
         attempt = standing["open"]
@@ -642,8 +706,7 @@ def start_theory(exam: Exam, user: StaffUser, *, now: datetime | None = None) ->
                 correct_option=question.correct_option,
             )
         )
-    db.session.add(attempt)
-    db.session.flush()
+    _add_attempt(attempt)
     return attempt
 
 
@@ -785,6 +848,7 @@ def record_practical(
         error = DomainError(_("Check the points: nothing was saved."))
         error.problems = problems  # type: ignore[attr-defined]
         raise error
+    _lock_candidate(candidate)
     policy = _check_may_sit(exam, candidate, now.date())
     attempt = ExamAttempt(
         exam=exam,
@@ -810,8 +874,7 @@ def record_practical(
     earned = sum(s.points for s in attempt.scores)
     possible = sum(s.max_points for s in attempt.scores)
     attempt.score = round(100.0 * earned / possible, 1)
-    db.session.add(attempt)
-    db.session.flush()
+    _add_attempt(attempt)
     _finish(attempt, passed=attempt.score >= attempt.pass_mark, now=now)
     return attempt
 
@@ -870,10 +933,17 @@ def open_retraining(user: StaffUser, *, reason: RetrainingReason, note: str) -> 
 
 def check_certificate(cert: Certificate) -> None:
     """HB §5.1.3(1): a certificate names its holder, a device category of the standard, its
-    number and issuer, and dates in order (issued not in the future)."""
+    number and issuer, and dates in order (issued not in the future). The person signed in never
+    records (or edits) their own: the rule holds for the generated admin's forms too."""
+    from repairqc.audit.services import current_actor
+
     holder = cert.holder or (db.session.get(StaffUser, cert.holder_id) if cert.holder_id else None)
     if holder is None:
         raise DomainError(_("Choose the holder."), field="holder")
+    actor = current_actor()
+    if actor.kind == "staff" and actor.id == holder.id:
+        # Whatever the path (the training page, the generated admin's new or edit form).
+        raise DomainError(_("Nobody records or changes their own certificate; ask HR."), field="holder")
     names = category_names(today())
     if names and cert.device_category not in names:
         raise DomainError(
@@ -930,6 +1000,18 @@ def record_certificate(
     db.session.add(cert)
     db.session.flush()
     return cert
+
+
+def may_read_file(user: StaffUser, file_id: int) -> bool:
+    """A stored file that is a certificate scan is read only by those who may see the training
+    record of every holder it is the scan of (`may_see_person`); other files are not training's
+    to decide (True)."""
+    holders = db.session.scalars(
+        sa.select(StaffUser)
+        .join(Certificate, Certificate.holder_id == StaffUser.id)
+        .where(Certificate.file_id == file_id)
+    ).all()
+    return all(may_see_person(user, holder) for holder in holders)
 
 
 def valid_certificates(user: StaffUser, day: date) -> list[Certificate]:
@@ -1093,7 +1175,8 @@ def record_evaluation(
     remarks: str,
     expected_version: int | None = None,
 ) -> None:
-    """The assessor's evaluation: a score from 0 to 100 and remarks (HB §3.2.2)."""
+    """The assessor's evaluation: a score from 0 to 100 and remarks (HB §3.2.2). The screen
+    always passes the version it showed: a stale page is a Conflict, nothing saved."""
     check_version(evaluation, expected_version)
     if not may_evaluate(by, evaluation):
         raise Refused(_("You may not evaluate %(name)s.", name=evaluation.user.full_name))

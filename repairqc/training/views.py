@@ -27,7 +27,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from repairqc.accounts.models import StaffUser
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.accounts.scoping import scoped_select
-from repairqc.admin.screens import as_id, attempt, expected_version, field_errors, staff, today, validated
+from repairqc.admin.screens import as_id, attempt, field_errors, required_version, staff, today, validated
 from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
 from repairqc.db import db, unit_of_work, utcnow
 from repairqc.stores.models import Store
@@ -190,6 +190,9 @@ class TrainingView(BaseView):
             day=day,
             expires_soon=day + timedelta(days=services.CERTIFICATE_REMINDER_DAYS),
             certificate_form=(form or self._certificate_form()) if may_record else None,
+            # The download (/files/<id>) asks the same rule (services.may_read_file).
+            shows_scans=services.may_see_person(staff(), person)
+            and current_grants().can("StoredFile", Action.VIEW),
             messages=messages,
             assessable=assessable,
         )
@@ -359,6 +362,8 @@ class TrainingView(BaseView):
 
     @expose("/sessions/<int:session_id>", methods=("GET", "POST"))
     def session(self, session_id: int):
+        if not 0 < session_id <= INT32_MAX:
+            abort(404)  # PostgreSQL refuses an integer out of range (a 500 otherwise)
         row = db.session.scalars(
             scoped_select(TrainingSession).where(TrainingSession.id == session_id)
         ).first()
@@ -369,11 +374,13 @@ class TrainingView(BaseView):
             if not _runs_training():
                 abort(403)
             step = request.form.get("step")
-            version = expected_version()
+            # Every step names the version its page showed (required: never a change made blind).
             if step == "place":
                 ids = {as_id(v) for v in request.form.getlist("enrolment")}
                 chosen = [e for e in services.waiting_list(row.programme) if e.id in ids]
-                error = attempt(lambda: services.place_in_session(row, chosen))
+                error = attempt(
+                    lambda: services.place_in_session(row, chosen, expected_version=required_version())
+                )
             elif step == "attendance":
                 enrolment = _get(Enrolment, as_id(request.form.get("enrolment")) or 0)
                 if enrolment.session_id != row.id:
@@ -383,15 +390,17 @@ class TrainingView(BaseView):
                 except ValueError:
                     abort(400)
                 error = attempt(
-                    lambda: services.record_attendance(enrolment, value, expected_version=version)
+                    lambda: services.record_attendance(enrolment, value, expected_version=required_version())
                 )
             elif step == "enrol":
                 person = _get(StaffUser, as_id(request.form.get("user")) or 0)
-                error = attempt(lambda: services.enrol_in_session(row, person))
+                error = attempt(
+                    lambda: services.enrol_in_session(row, person, expected_version=required_version())
+                )
             elif step == "complete":
-                error = attempt(lambda: services.complete_session(row, expected_version=version))
+                error = attempt(lambda: services.complete_session(row, expected_version=required_version()))
             elif step == "cancel":
-                error = attempt(lambda: services.cancel_session(row, expected_version=version))
+                error = attempt(lambda: services.cancel_session(row, expected_version=required_version()))
             else:
                 abort(400)
             if error is None:
@@ -412,17 +421,18 @@ class TrainingView(BaseView):
 
     @expose("/evaluations/<int:evaluation_id>", methods=("GET", "POST"))
     def evaluation(self, evaluation_id: int):
+        if not 0 < evaluation_id <= INT32_MAX:
+            abort(404)
         row = db.session.scalars(scoped_select(Evaluation).where(Evaluation.id == evaluation_id)).first()
         if row is None:
             abort(404)
         form = EvaluationForm(request.form if request.method == "POST" else None, prefix="evaluation")
         messages, status = [], 200
         if request.method == "POST":
-            version = expected_version()
             error = attempt(
                 lambda: services.record_evaluation(
                     row, staff(), score=validated(form).score.data, remarks=form.remarks.data,
-                    expected_version=version,
+                    expected_version=required_version(),
                 )
             )  # fmt: skip
             if error is None:

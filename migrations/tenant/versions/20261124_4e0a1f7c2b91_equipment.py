@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.Column('asset_tag', sa.String(length=40), nullable=False),
+    sa.Column('asset_tag_key', sa.String(length=40), nullable=False),
     sa.Column('equipment_type', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('brand', sa.String(length=100), nullable=True),
@@ -74,7 +75,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['procurement_id'], ['procurement_requests.id'], name=op.f('fk_equipment_items_procurement_id_procurement_requests')),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_equipment_items_store_id_stores')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_equipment_items')),
-    sa.UniqueConstraint('asset_tag', name=op.f('uq_equipment_items_asset_tag'))
+    sa.UniqueConstraint('asset_tag_key', name=op.f('uq_equipment_items_asset_tag_key'))
     )
     with op.batch_alter_table('equipment_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_equipment_items_procurement_id'), ['procurement_id'], unique=False)

@@ -247,6 +247,51 @@ def upgrade() -> None:
     sa.UniqueConstraint('attempt_id', 'criterion_id', name=op.f('uq_training_practical_scores_attempt_id_criterion_id'))
     )
     op.create_index(op.f('ix_training_practical_scores_attempt_id'), 'training_practical_scores', ['attempt_id'], unique=False)
+    transitional_certificates()
+
+
+#: Existing technicians keep working the day this revision lands (HB §5.1.3(1) gates assignment).
+TRANSITIONAL_DAYS = 90
+TRANSITIONAL_ISSUER = 'RepairQC upgrade (transitional)'
+TRANSITIONAL_NUMBER = 'TRANSITIONAL'
+TRANSITIONAL_NOTE = (
+    'Made by the upgrade that introduced certificates, so that a technician already working on '
+    'orders of this category is not refused them. HR: record the real certificate (with its scan) '
+    'before this one expires.'
+)
+
+
+def transitional_certificates() -> None:
+    """Data step: every user holding a technician role gets a transitional internal certificate
+    for each device category of the orders they are or were the technician of, valid from today
+    for TRANSITIONAL_DAYS days (issue #7 review, finding 3). Plain SQL for SQLite and PostgreSQL;
+    the tenant's schema is the connection's search path, as for every tenant revision. The
+    certificate's store is the person's home store (their lowest store id), as the service does."""
+    from datetime import timedelta
+
+    from repairqc.db import UTCDateTime, utcnow
+
+    now = utcnow()
+    insert = sa.text(
+        "INSERT INTO training_certificates (holder_id, store_id, kind, device_category, number, issuer, "
+        "issued_on, expires_on, notes, created_at, updated_at, version) "
+        "SELECT pairs.user_id, "
+        "(SELECT min(h.store_id) FROM role_assignments h WHERE h.user_id = pairs.user_id "
+        "AND h.store_id IS NOT NULL), "
+        "'internal', pairs.category, :number, :issuer, :issued_on, :expires_on, :notes, :now, :now, 1 "
+        "FROM (SELECT DISTINCT o.technician_id AS user_id, d.category AS category "
+        "FROM repair_orders o JOIN devices d ON d.id = o.device_id "
+        "WHERE o.technician_id IN (SELECT r.user_id FROM role_assignments r WHERE r.role = 'technician')"
+        ") pairs"
+    ).bindparams(
+        sa.bindparam('issued_on', now.date(), type_=sa.Date()),
+        sa.bindparam('expires_on', now.date() + timedelta(days=TRANSITIONAL_DAYS), type_=sa.Date()),
+        sa.bindparam('now', now, type_=UTCDateTime()),
+        sa.bindparam('number', TRANSITIONAL_NUMBER, type_=sa.String()),
+        sa.bindparam('issuer', TRANSITIONAL_ISSUER, type_=sa.String()),
+        sa.bindparam('notes', TRANSITIONAL_NOTE, type_=sa.Text()),
+    )
+    op.get_bind().execute(insert)
 
 
 def downgrade() -> None:
