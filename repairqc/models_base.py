@@ -84,6 +84,21 @@ class Versioned:
         return {"version_id_col": cls.__table__.c.version}
 
 
+def check_version(record: Versioned, expected: int | None) -> None:
+    """Refuse a change made on a page that showed an older version of `record` (409, nothing
+    saved). `expected` None: the caller has no page version to compare (a job, the CLI)."""
+    from flask_babel import gettext
+
+    from repairqc.errors import Conflict
+
+    if expected is not None and expected != record.version:
+        raise Conflict(
+            gettext(
+                "Someone else changed this record at the same time. Nothing was saved; reload and try again."
+            )
+        )
+
+
 class StoreOwned:
     """Rows that belong to one store: store users see only their stores' rows."""
 

@@ -91,7 +91,7 @@ def test_store_manager_opens_scores_and_finalises_a_monthly_assessment(app, clie
     again = form_in(page.text, "scores-form", "scores-safety")
     assert post(client, alpha, f"{action}scores", {**again, "scores-safety": "90"}).status_code == 302
     conflict = post(client, alpha, f"{action}finalise", stale)
-    assert conflict.status_code == 409 and "Someone else changed this assessment" in conflict.text
+    assert conflict.status_code == 409 and "Someone else changed this record" in conflict.text
     page = get(client, alpha, action)
     done = post(client, alpha, f"{action}finalise", form_in(page.text, "finalise-form", "finalise-follow_up"))
     assert done.status_code == 302, done.text

@@ -179,6 +179,12 @@ class Grants:
 NO_GRANTS = Grants()
 
 
+def roles_at(user: StaffUser, store_id: int) -> frozenset[Role]:
+    """The roles `user` holds at a store: their provider-wide roles and those of that store."""
+    grants = Grants.of(user)
+    return grants.tenant_roles | grants.store_roles.get(store_id, frozenset())
+
+
 def current_grants() -> Grants:
     """The signed-in staff user's grants, computed once per request; read-only when the tenant
     is read-only for billing or the user is an operator in a support session."""

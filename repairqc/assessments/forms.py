@@ -13,12 +13,9 @@ from wtforms import FloatField, Form, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from repairqc.assessments.models import AssessmentKind, AssessmentOutcome, FollowUp
+from repairqc.forms_base import strip_whitespace
 
 COMMENT_MAX = 5000
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class NewAssessmentForm(Form):
@@ -29,7 +26,7 @@ class NewAssessmentForm(Form):
     period = StringField(
         _l("Period"),
         [InputRequired(), Length(max=20)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         description=_l("A month (2026-10), a quarter (2026-Q3) or a year (2026), as the cycle needs"),
     )
 
@@ -50,7 +47,9 @@ class ScoresForm(Form):
     communication = _score_field(_l("Communication"))
     teamwork = _score_field(_l("Teamwork"))
     safety = _score_field(_l("Safety (rule compliance)"))
-    comment = TextAreaField(_l("Comment"), [Length(max=COMMENT_MAX)], filters=[_strip], render_kw={"rows": 3})
+    comment = TextAreaField(
+        _l("Comment"), [Length(max=COMMENT_MAX)], filters=[strip_whitespace], render_kw={"rows": 3}
+    )
 
 
 class FinaliseForm(Form):
@@ -63,7 +62,9 @@ class FinaliseForm(Form):
         default=FollowUp.NONE.value,
         description=_l("HB §5.3.1(3): staff who fail an assessment retake it or are retrained"),
     )
-    comment = TextAreaField(_l("Comment"), [Length(max=COMMENT_MAX)], filters=[_strip], render_kw={"rows": 2})
+    comment = TextAreaField(
+        _l("Comment"), [Length(max=COMMENT_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
+    )
 
     @property
     def outcome_value(self) -> AssessmentOutcome:

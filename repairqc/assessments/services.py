@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
-from repairqc.accounts.permissions import Action, Grants
+from repairqc.accounts.permissions import Action, Grants, roles_at
 from repairqc.assessments import kpis
 from repairqc.assessments.models import (
     COMPUTED_KPIS,
@@ -41,6 +41,7 @@ from repairqc.assessments.models import (
 )
 from repairqc.db import db, utcnow
 from repairqc.errors import Conflict, DomainError
+from repairqc.models_base import check_version
 from repairqc.standards.schema import KPIS
 from repairqc.stores.models import Store
 
@@ -120,11 +121,6 @@ def months_back(end_month: date, count: int) -> list[tuple[date, date]]:
 # --- who may do what --------------------------------------------------------------------------------------
 
 
-def roles_at(user: StaffUser, store_id: int) -> frozenset[Role]:
-    grants = Grants.of(user)
-    return grants.tenant_roles | grants.store_roles.get(store_id, frozenset())
-
-
 def may_assess(user: StaffUser, kind: AssessmentKind, store_id: int) -> bool:
     return user.is_active and bool(roles_at(user, store_id) & ASSESSORS[kind])
 
@@ -142,16 +138,6 @@ def may_view_staff(viewer: StaffUser, person: StaffUser) -> bool:
 
 def is_technician_at(user: StaffUser, store_id: int) -> bool:
     return any(a.role is Role.TECHNICIAN and a.store_id == store_id for a in user.roles)
-
-
-def check_version(assessment: Assessment, expected: int | None) -> None:
-    if expected is not None and expected != assessment.version:
-        raise Conflict(
-            _(
-                "Someone else changed this assessment at the same time. "
-                "Nothing was saved; reload and try again."
-            )
-        )
 
 
 # --- policy and totals -------------------------------------------------------------------------------

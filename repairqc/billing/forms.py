@@ -11,11 +11,8 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 from repairqc.accounts.models import Role
 from repairqc.accounts.services import MIN_PASSWORD_LENGTH
 from repairqc.billing.models import BillingInterval
+from repairqc.forms_base import strip_whitespace
 from repairqc.i18n import LOCALES
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _lower(value: str | None) -> str | None:
@@ -24,7 +21,7 @@ def _lower(value: str | None) -> str | None:
 
 class SignUpForm(FlaskForm):
     business_name = StringField(
-        _l("Business name"), filters=[_strip], validators=[InputRequired(), Length(max=200)]
+        _l("Business name"), filters=[strip_whitespace], validators=[InputRequired(), Length(max=200)]
     )
     slug = StringField(
         _l("Your address"),
@@ -32,7 +29,9 @@ class SignUpForm(FlaskForm):
         validators=[InputRequired(), Length(max=40)],
         description=_l("Lowercase letters, digits and hyphens; your staff sign in there."),
     )
-    owner_name = StringField(_l("Your name"), filters=[_strip], validators=[InputRequired(), Length(max=200)])
+    owner_name = StringField(
+        _l("Your name"), filters=[strip_whitespace], validators=[InputRequired(), Length(max=200)]
+    )
     owner_email = EmailField(
         _l("Your e-mail"), filters=[_lower], validators=[InputRequired(), Email(), Length(max=254)]
     )
@@ -56,15 +55,17 @@ class ChangePlanForm(FlaskForm):
 class FirstStoreForm(FlaskForm):
     code = StringField(
         _l("Store code"),
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[InputRequired(), Length(max=20)],
         description=_l("Short code printed on orders, e.g. SH-01"),
     )
-    name = StringField(_l("Store name"), filters=[_strip], validators=[InputRequired(), Length(max=200)])
-    address = StringField(_l("Address"), filters=[_strip], validators=[Optional(), Length(max=500)])
+    name = StringField(
+        _l("Store name"), filters=[strip_whitespace], validators=[InputRequired(), Length(max=200)]
+    )
+    address = StringField(_l("Address"), filters=[strip_whitespace], validators=[Optional(), Length(max=500)])
     timezone = StringField(
         _l("Time zone"),
-        filters=[_strip],
+        filters=[strip_whitespace],
         default="Asia/Shanghai",
         validators=[InputRequired(), Length(max=64)],
         description=_l("IANA name, e.g. Asia/Shanghai"),
@@ -83,7 +84,9 @@ INVITE_ROLES = (
 
 
 class InviteForm(FlaskForm):
-    full_name = StringField(_l("Name"), filters=[_strip], validators=[InputRequired(), Length(max=200)])
+    full_name = StringField(
+        _l("Name"), filters=[strip_whitespace], validators=[InputRequired(), Length(max=200)]
+    )
     email = EmailField(_l("E-mail"), filters=[_lower], validators=[InputRequired(), Email(), Length(max=254)])
     role = SelectField(
         _l("Role"), choices=[(value, label) for value, label in Role.choices() if Role(value) in INVITE_ROLES]
@@ -93,7 +96,7 @@ class InviteForm(FlaskForm):
 
 class SupportSessionForm(FlaskForm):
     reason = StringField(
-        _l("Reason"), filters=[_strip], validators=[InputRequired(), Length(min=10, max=500)]
+        _l("Reason"), filters=[strip_whitespace], validators=[InputRequired(), Length(min=10, max=500)]
     )
     minutes = IntegerField(
         _l("Minutes"), default=30, validators=[InputRequired(), NumberRange(min=1, max=240)]

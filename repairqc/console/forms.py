@@ -8,26 +8,24 @@ from flask_wtf.file import FileField, FileRequired, FileSize
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from repairqc.forms_base import strip_whitespace
+
 #: A standards export is a few dozen kilobytes; anything far larger is not one.
 MAX_TEMPLATE_FILE_BYTES = 1024 * 1024
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 class TemplateDetailsForm(FlaskForm):
     name_en = StringField(
-        _l("Name (English)"), filters=[_strip], validators=[InputRequired(), Length(max=200)]
+        _l("Name (English)"), filters=[strip_whitespace], validators=[InputRequired(), Length(max=200)]
     )
     name_zh = StringField(
-        _l("Name (Chinese)"), filters=[_strip], validators=[InputRequired(), Length(max=200)]
+        _l("Name (Chinese)"), filters=[strip_whitespace], validators=[InputRequired(), Length(max=200)]
     )
     description_en = TextAreaField(
-        _l("Description (English)"), filters=[_strip], validators=[Optional(), Length(max=2000)]
+        _l("Description (English)"), filters=[strip_whitespace], validators=[Optional(), Length(max=2000)]
     )
     description_zh = TextAreaField(
-        _l("Description (Chinese)"), filters=[_strip], validators=[Optional(), Length(max=2000)]
+        _l("Description (Chinese)"), filters=[strip_whitespace], validators=[Optional(), Length(max=2000)]
     )
 
     def details(self) -> dict[str, str | None]:
@@ -37,7 +35,7 @@ class TemplateDetailsForm(FlaskForm):
 class TemplateUploadForm(TemplateDetailsForm):
     code = StringField(
         _l("Code"),
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[InputRequired(), Length(max=40)],
         description=_l("Lowercase letters, digits, - and _; it cannot change later."),
     )

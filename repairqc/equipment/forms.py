@@ -32,17 +32,16 @@ from repairqc.equipment.models import (
     RetirementReason,
 )
 from repairqc.equipment.services import MAX_QUANTITY, TEXT_MAX
+from repairqc.forms_base import strip_whitespace
 from repairqc.inspections.action_forms import _AMOUNT, amount_to_cents
 
 NOTE_MAX = 2000
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _amount_field(label, description=None) -> StringField:
-    return StringField(label, filters=[_strip], description=description or _l("For example 1200.00"))
+    return StringField(
+        label, filters=[strip_whitespace], description=description or _l("For example 1200.00")
+    )
 
 
 def _check_amount(field) -> None:
@@ -58,20 +57,22 @@ class ItemForm(Form):
     asset_tag = StringField(
         _l("Asset tag"),
         [InputRequired(_l("Enter the asset tag.")), Length(max=ASSET_TAG_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
     )
     equipment_type = SelectField(_l("Type"), validators=[InputRequired(_l("Choose the type."))])
     name = StringField(
-        _l("Name"), [InputRequired(_l("Enter the item's name.")), Length(max=200)], filters=[_strip]
+        _l("Name"), [InputRequired(_l("Enter the item's name.")), Length(max=200)], filters=[strip_whitespace]
     )
-    brand = StringField(_l("Brand"), [Length(max=100)], filters=[_strip])
-    model = StringField(_l("Model"), [Length(max=100)], filters=[_strip])
-    serial_number = StringField(_l("Serial number"), [Length(max=100)], filters=[_strip])
-    supplier = StringField(_l("Supplier"), [Length(max=200)], filters=[_strip])
+    brand = StringField(_l("Brand"), [Length(max=100)], filters=[strip_whitespace])
+    model = StringField(_l("Model"), [Length(max=100)], filters=[strip_whitespace])
+    serial_number = StringField(_l("Serial number"), [Length(max=100)], filters=[strip_whitespace])
+    supplier = StringField(_l("Supplier"), [Length(max=200)], filters=[strip_whitespace])
     purchased_on = DateField(_l("Purchase date"), validators=[Optional()])
     price = _amount_field(_l("Purchase price"))
     in_service_on = DateField(_l("In service since"), validators=[Optional()], description=_l("Empty: today"))
-    notes = TextAreaField(_l("Notes"), [Length(max=TEXT_MAX)], filters=[_strip], render_kw={"rows": 2})
+    notes = TextAreaField(
+        _l("Notes"), [Length(max=TEXT_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
+    )
 
     def validate_price(self, field) -> None:
         _check_amount(field)
@@ -105,7 +106,7 @@ class MaintenanceForm(Form):
     problems = TextAreaField(
         _l("Problems found"),
         [Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
         description=_l("Required when problems were found (HB §4.2.2)"),
     )
@@ -123,7 +124,7 @@ class FailureForm(Form):
     problem = TextAreaField(
         _l("What failed"),
         [InputRequired(_l("Describe the failure.")), Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
     )
 
@@ -139,7 +140,9 @@ class RepairDoneForm(Form):
     )
     completed_on = DateField(_l("Completed on"), validators=[InputRequired(_l("Enter the date."))])
     cost = _amount_field(_l("Cost"), _l("Optional, for example 350.00"))
-    note = TextAreaField(_l("Note"), [Length(max=NOTE_MAX)], filters=[_strip], render_kw={"rows": 2})
+    note = TextAreaField(
+        _l("Note"), [Length(max=NOTE_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
+    )
 
     def validate_cost(self, field) -> None:
         _check_amount(field)
@@ -156,29 +159,33 @@ class CalibrationForm(Form):
     certificate_number = StringField(
         _l("Certificate number"),
         [InputRequired(_l("Enter the certificate number.")), Length(max=100)],
-        filters=[_strip],
+        filters=[strip_whitespace],
     )
     calibrating_body = StringField(
         _l("Calibrated by"),
         [InputRequired(_l("Enter who calibrated it.")), Length(max=200)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         description=_l("The laboratory or body that issued the certificate"),
     )
     result = SelectField(
         _l("Result"), choices=CalibrationResult.choices(), default=CalibrationResult.PASSED.value
     )
-    notes = TextAreaField(_l("Notes"), [Length(max=NOTE_MAX)], filters=[_strip], render_kw={"rows": 2})
+    notes = TextAreaField(
+        _l("Notes"), [Length(max=NOTE_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
+    )
 
 
 class DocumentForm(Form):
     kind = SelectField(_l("Kind"), choices=DocumentKind.choices(), default=DocumentKind.MANUAL.value)
     title = StringField(
-        _l("Title"), [Length(max=200)], filters=[_strip], description=_l("Empty: the file's name")
+        _l("Title"), [Length(max=200)], filters=[strip_whitespace], description=_l("Empty: the file's name")
     )
 
 
 class ReturnForm(Form):
-    note = TextAreaField(_l("What was done"), [Length(max=NOTE_MAX)], filters=[_strip], render_kw={"rows": 2})
+    note = TextAreaField(
+        _l("What was done"), [Length(max=NOTE_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
+    )
 
 
 class RetireForm(Form):
@@ -188,7 +195,7 @@ class RetireForm(Form):
     condition = TextAreaField(
         _l("Condition assessment"),
         [InputRequired(_l("Describe the item's condition.")), Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 3},
     )
 
@@ -215,7 +222,7 @@ class RequestForm(Form):
             InputRequired(_l("Explain why the store needs it (HB §4.1.2 needs analysis).")),
             Length(max=TEXT_MAX),
         ],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 3},
         description=_l("What it is for, why now, what is used instead today"),
     )
@@ -225,23 +232,27 @@ class OptionForm(Form):
     """One offer of the market comparison."""
 
     brand = StringField(
-        _l("Brand"), [InputRequired(_l("Enter the brand.")), Length(max=100)], filters=[_strip]
+        _l("Brand"), [InputRequired(_l("Enter the brand.")), Length(max=100)], filters=[strip_whitespace]
     )
     model = StringField(
-        _l("Model"), [InputRequired(_l("Enter the model.")), Length(max=100)], filters=[_strip]
+        _l("Model"), [InputRequired(_l("Enter the model.")), Length(max=100)], filters=[strip_whitespace]
     )
     supplier = StringField(
-        _l("Supplier"), [InputRequired(_l("Enter the supplier.")), Length(max=200)], filters=[_strip]
+        _l("Supplier"),
+        [InputRequired(_l("Enter the supplier.")), Length(max=200)],
+        filters=[strip_whitespace],
     )
     unit_price = _amount_field(_l("Unit price"))
     after_sales = TextAreaField(
         _l("After-sales service"),
         [Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
         description=_l("Warranty, repair service, calibration offered"),
     )
-    notes = TextAreaField(_l("Notes"), [Length(max=TEXT_MAX)], filters=[_strip], render_kw={"rows": 2})
+    notes = TextAreaField(
+        _l("Notes"), [Length(max=TEXT_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
+    )
 
     def validate_unit_price(self, field) -> None:
         if not field.data:
@@ -263,7 +274,7 @@ class DecisionForm(Form):
     note = TextAreaField(
         _l("Note"),
         [Length(max=NOTE_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
         description=_l("Required when rejecting"),
     )
@@ -297,7 +308,7 @@ class AcceptanceForm(Form):
     notes = TextAreaField(
         _l("Notes"),
         [Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
         description=_l("Required when the check failed: what was wrong"),
     )
@@ -314,7 +325,7 @@ class PlanForm(Form):
     planned_on = DateField(_l("Retire on"), validators=[InputRequired(_l("Enter the date."))])
     method = SelectField(_l("Disposal method"), choices=DisposalMethod.choices())
     notes = TextAreaField(
-        _l("Retirement plan"), [Length(max=TEXT_MAX)], filters=[_strip], render_kw={"rows": 2}
+        _l("Retirement plan"), [Length(max=TEXT_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
     )
 
 
@@ -327,7 +338,7 @@ class RetirementDecisionForm(Form):
     note = TextAreaField(
         _l("Note"),
         [Length(max=NOTE_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
         description=_l("Required when rejecting"),
     )
@@ -342,6 +353,6 @@ class DisposalForm(Form):
     record = TextAreaField(
         _l("Disposal record"),
         [InputRequired(_l("Record how it was disposed of (who took it, receipt).")), Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
     )

@@ -21,7 +21,7 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
-from repairqc.accounts.permissions import Grants
+from repairqc.accounts.permissions import Grants, roles_at
 from repairqc.db import db, utcnow
 from repairqc.equipment.models import (
     ASSET_TAG_MAX,
@@ -51,7 +51,7 @@ from repairqc.equipment.models import (
 )
 from repairqc.errors import Conflict, DomainError
 from repairqc.files.services import store_bytes
-from repairqc.models_base import Versioned
+from repairqc.models_base import check_version
 from repairqc.repairs.models import RepairOrder, RepairOrderStatus, WorkLog
 from repairqc.standards.schema import EquipmentRule
 from repairqc.standards.services import document_in_force
@@ -75,11 +75,6 @@ class Refused(Conflict):
 
 
 # --- who may act ----------------------------------------------------------------------------------
-
-
-def roles_at(user: StaffUser, store_id: int) -> frozenset[Role]:
-    grants = Grants.of(user)
-    return grants.tenant_roles | grants.store_roles.get(store_id, frozenset())
 
 
 def may_manage(user: StaffUser, store_id: int) -> bool:
@@ -123,11 +118,6 @@ def _refuse_own_decision(user: StaffUser, proposer_id: int | None, message: str)
 def _require_manager(user: StaffUser, store_id: int) -> None:
     if not may_manage(user, store_id):
         raise Refused(_("Only the store's manager, a QA manager or the owner may do this."))
-
-
-def _check_version(row: Versioned, expected: int | None) -> None:
-    if expected is not None and row.version != expected:
-        raise Conflict(_("Someone else changed this record in the meantime. Reload the page and try again."))
 
 
 # --- the standard's equipment policy ----------------------------------------------------------------
@@ -737,7 +727,7 @@ def decide_procurement(
 ) -> None:
     """The purchase decision, by a QA manager or the owner: one option chosen, or rejected with
     a reason."""
-    _check_version(request, expected_version)
+    check_version(request, expected_version)
     if not may_approve(user):
         raise Refused(_("Only a QA manager or the owner decides on purchases."))
     if request.status is not ProcurementStatus.COMPARING:
@@ -778,7 +768,7 @@ def check_delivery(
 ) -> list[EquipmentItem]:
     """The acceptance check on delivery (HB §4.1.2 "acceptance and hand-over"): passed, the
     items enter the register with their asset tags; failed, it is recorded and nothing enters."""
-    _check_version(request, expected_version)
+    check_version(request, expected_version)
     _require_manager(user, request.store_id)
     if request.status not in (ProcurementStatus.APPROVED, ProcurementStatus.ACCEPTANCE_FAILED):
         raise Refused(_("Only an approved purchase is checked on delivery."))
@@ -917,7 +907,7 @@ def plan_retirement(
     expected_version: int | None = None,
 ) -> None:
     """The plan: when, and how it will be disposed of (HB §4.3.2)."""
-    _check_version(retirement, expected_version)
+    check_version(retirement, expected_version)
     _require_manager(user, retirement.store_id)
     if retirement.status not in (RetirementStatus.ASSESSED, RetirementStatus.PLANNED):
         raise Refused(_("The plan can be changed only before the decision."))
@@ -939,7 +929,7 @@ def decide_retirement(
     expected_version: int | None = None,
 ) -> None:
     """Approval by a QA manager or the owner (HB §4.3.2), or rejection with a reason."""
-    _check_version(retirement, expected_version)
+    check_version(retirement, expected_version)
     if not may_approve(user):
         raise Refused(_("Only a QA manager or the owner approves a retirement."))
     if retirement.status is not RetirementStatus.PLANNED:
@@ -974,7 +964,7 @@ def record_disposal(
     expected_version: int | None = None,
 ) -> None:
     """The disposal record; the item is retired (HB §4.3.2 "proper disposal")."""
-    _check_version(retirement, expected_version)
+    check_version(retirement, expected_version)
     _require_manager(user, retirement.store_id)
     if retirement.status is not RetirementStatus.APPROVED:
         raise Refused(_("Only an approved retirement can be carried out."))

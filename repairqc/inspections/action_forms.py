@@ -16,15 +16,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, Form, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from repairqc.forms_base import strip_whitespace
 from repairqc.inspections.models import RewardKind
 
 #: Long enough for a paragraph of evidence or analysis; longer is a paste gone wrong.
 TEXT_MAX = 5000
 COMMENT_MAX = 2000
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class CompleteForm(Form):
@@ -33,21 +30,23 @@ class CompleteForm(Form):
     evidence = TextAreaField(
         _l("Evidence"),
         [Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         description=_l("What was done, and how anyone can see that the problem is fixed"),
         render_kw={"rows": 4},
     )
 
 
 class VerifyForm(Form):
-    comment = TextAreaField(_l("Comment"), [Length(max=COMMENT_MAX)], filters=[_strip], render_kw={"rows": 2})
+    comment = TextAreaField(
+        _l("Comment"), [Length(max=COMMENT_MAX)], filters=[strip_whitespace], render_kw={"rows": 2}
+    )
 
 
 class ReopenForm(Form):
     comment = TextAreaField(
         _l("Why it is reopened"),
         [Length(max=COMMENT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         description=_l("The owner sees this comment"),
         render_kw={"rows": 2},
     )
@@ -64,7 +63,7 @@ class EffectivenessForm(Form):
     note = TextAreaField(
         _l("Note"),
         [Length(max=COMMENT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         description=_l("Required when the answer is no: what is still wrong"),
         render_kw={"rows": 2},
     )
@@ -78,7 +77,7 @@ class RootCauseForm(Form):
     """HB §8.3.3 "analyse the root causes"; the hidden `version` is the finding's."""
 
     root_cause = TextAreaField(
-        _l("Root cause"), [Length(max=TEXT_MAX)], filters=[_strip], render_kw={"rows": 3}
+        _l("Root cause"), [Length(max=TEXT_MAX)], filters=[strip_whitespace], render_kw={"rows": 3}
     )
 
 
@@ -113,16 +112,18 @@ class RewardForm(Form):
     reason = TextAreaField(
         _l("Reason"),
         [InputRequired(_l("Give the reason.")), Length(max=TEXT_MAX)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 3},
     )
     measure = StringField(
         _l("Measure"),
         [Length(max=300)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         description=_l("E.g. bonus, certificate, warning, fine"),
     )
-    amount = StringField(_l("Amount"), filters=[_strip], description=_l("Optional, for example 200.00"))
+    amount = StringField(
+        _l("Amount"), filters=[strip_whitespace], description=_l("Optional, for example 200.00")
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -44,7 +44,7 @@ from repairqc.inspections.models import (
     RewardPenalty,
     Severity,
 )
-from repairqc.models_base import Versioned
+from repairqc.models_base import check_version
 from repairqc.standards.schema import SCORE_MAX, StandardDocument
 from repairqc.standards.services import effective_for_store, version_on
 from repairqc.stores.models import Store
@@ -358,13 +358,6 @@ def may_work_on(user: StaffUser, action: CorrectiveAction) -> bool:
 def _require(allowed: bool, message: str) -> None:
     if not allowed:
         raise Refused(message)
-
-
-def check_version(record: Versioned, expected: int | None) -> None:
-    if expected is not None and expected != record.version:
-        raise Conflict(
-            _("Someone else changed this record at the same time. Nothing was saved; reload and try again.")
-        )
 
 
 # --- the inspection's moves ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from repairqc.admin.screens import as_id
 from repairqc.admin.views import INT32_MAX
 from repairqc.errors import DomainError
+from repairqc.forms_base import strip_whitespace
 from repairqc.repairs.models import DecisionMethod, OrderHold, Part, Quote, QuoteLineKind
 from repairqc.repairs.services import LineInput, line_amounts
 from repairqc.standards.forms import RowList
@@ -37,10 +38,6 @@ from repairqc.standards.forms import RowList
 #: Above this a quote line is a typing error, and sums stay within the integer columns.
 MAX_UNIT_PRICE = Decimal("99999.99")
 MAX_QUANTITY = 999
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 def decimal_value(low: Decimal, high: Decimal, *, below: Any, above: Any):
@@ -76,13 +73,13 @@ class DiagnosisForm(Form):
     cause = TextAreaField(
         _l("Cause found"),
         [InputRequired(_l("Describe the cause.")), Length(max=5000)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 3},
     )
     plan = TextAreaField(
         _l("Repair plan"),
         [InputRequired(_l("Describe the repair plan.")), Length(max=5000)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         # Plain words for the customer (HB §6.2.1: no jargon).
         description=_l("In plain words: the front desk explains it to the customer."),
         render_kw={"rows": 3},
@@ -106,7 +103,7 @@ class LineRow(Form):
     description = StringField(
         _l("Description"),
         [Length(max=300)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         description=_l("Empty: the part's name"),
     )
     quantity = IntegerField(
@@ -247,10 +244,10 @@ class DecisionForm(Form):
     signer_name = StringField(
         _l("Customer's name"),
         [InputRequired(_l("Enter the name of the person deciding.")), Length(max=200)],
-        filters=[_strip],
+        filters=[strip_whitespace],
     )
     reason = TextAreaField(
-        _l("Reason for declining"), [Length(max=2000)], filters=[_strip], render_kw={"rows": 2}
+        _l("Reason for declining"), [Length(max=2000)], filters=[strip_whitespace], render_kw={"rows": 2}
     )
 
     def revision_number(self) -> int | None:
@@ -261,7 +258,7 @@ class WorkLogForm(Form):
     """One step of the repair: what, how long, with which equipment (HB §2.1.2(4))."""
 
     step = TextAreaField(
-        _l("Step"), [InputRequired(_l("Describe the step.")), Length(max=5000)], filters=[_strip],
+        _l("Step"), [InputRequired(_l("Describe the step.")), Length(max=5000)], filters=[strip_whitespace],
         render_kw={"rows": 2},
     )  # fmt: skip
     minutes = IntegerField(
@@ -270,7 +267,7 @@ class WorkLogForm(Form):
          NumberRange(1, 1440, message=_l("Minutes must be between 1 and 1440."))],
     )  # fmt: skip
     equipment = StringField(
-        _l("Other equipment"), [Length(max=300)], filters=[_strip],
+        _l("Other equipment"), [Length(max=300)], filters=[strip_whitespace],
         description=_l("Anything not in the equipment register"),
     )  # fmt: skip
     #: The store's items in service (set by the view); HB §5.1.3(2): an item overdue for
@@ -302,7 +299,7 @@ class HoldForm(Form):
         choices=[("", _l("Nothing: not on hold")), *OrderHold.choices()],
         default="",
     )
-    note = StringField(_l("Note"), [Length(max=500)], filters=[_strip])
+    note = StringField(_l("Note"), [Length(max=500)], filters=[strip_whitespace])
 
     def chosen(self) -> OrderHold | None:
         return OrderHold(self.hold.data) if self.hold.data else None
@@ -312,6 +309,6 @@ class CancelForm(Form):
     reason = TextAreaField(
         _l("Reason for cancelling"),
         [InputRequired(_l("Give a reason.")), Length(max=2000)],
-        filters=[_strip],
+        filters=[strip_whitespace],
         render_kw={"rows": 2},
     )

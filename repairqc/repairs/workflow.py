@@ -19,7 +19,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from repairqc.accounts.models import Role, StaffUser
-from repairqc.accounts.permissions import Grants
+from repairqc.accounts.permissions import roles_at
 from repairqc.audit.models import AuditLog
 from repairqc.db import db, on_commit, utcnow
 from repairqc.errors import Conflict, DomainError
@@ -93,11 +93,6 @@ MOVES: dict[tuple[S, S], Move] = {
 
 #: Moves the customer hears about (HB §6.2.2 proactive communication).
 NOTIFY_CUSTOMER = frozenset({S.QUOTED, S.READY, S.DELIVERED, S.CANCELLED})
-
-
-def roles_at(user: StaffUser, store_id: int) -> frozenset[Role]:
-    grants = Grants.of(user)
-    return grants.tenant_roles | grants.store_roles.get(store_id, frozenset())
 
 
 def allowed_moves(order: RepairOrder, user: StaffUser) -> list[Move]:

@@ -24,7 +24,7 @@ from repairqc.accounts.models import Role, RoleAssignment, StaffUser
 from repairqc.accounts.permissions import Grants
 from repairqc.db import TenantSession, db, utcnow
 from repairqc.errors import Conflict, DomainError
-from repairqc.models_base import Versioned
+from repairqc.models_base import check_version
 from repairqc.standards.schema import StandardDocument, TrainingPolicy
 from repairqc.standards.services import document_in_force
 from repairqc.stores.models import Store
@@ -87,13 +87,6 @@ PROGRAMME_NAMES = {
 
 class Refused(DomainError):
     status_code = 403
-
-
-def check_version(record: Versioned, expected: int | None) -> None:
-    if expected is not None and expected != record.version:
-        raise Conflict(
-            _("Someone else changed this record at the same time. Nothing was saved; reload and try again.")
-        )
 
 
 def today() -> date:
