@@ -164,19 +164,19 @@ def test_in_service_enrolment_follows_the_policys_sessions_per_year(app, alpha):
     run of the job changes nothing."""
     with in_tenant(app, alpha):
         programme = services.programme_for(ProgrammeKind.IN_SERVICE, TODAY)
-        year_end = date(TODAY.year, 12, 31)
-        sessions = []
-        for n in range(3):
-            day = min(TODAY + timedelta(days=n + 1), year_end)
-            sessions.append(services.schedule_session(programme, title=f"IS{n}", starts_on=day, ends_on=day,
-                                                      place="HQ"))  # fmt: skip
-        if year_end <= TODAY:
-            pytest.skip("the year ends today")
+        # Three sessions in one calendar year after `day`: this year's, or next year's when
+        # fewer than three days of this one are left (sessions cannot start in the past).
+        day = TODAY if date(TODAY.year, 12, 28) >= TODAY else date(TODAY.year + 1, 1, 1)
+        sessions = [
+            services.schedule_session(programme, title=f"IS{n}", starts_on=start, ends_on=start, place="HQ")
+            for n in range(3)
+            for start in [day + timedelta(days=n + 1)]
+        ]
         people = services.trainees()
-        made = services.enrol_in_service(TODAY)
-        per_year = services.policy_on(TODAY).in_service_sessions_per_year
+        made = services.enrol_in_service(day)
+        per_year = services.policy_on(day).in_service_sessions_per_year
         assert made == len(people) * per_year
-        assert services.enrol_in_service(TODAY) == 0
+        assert services.enrol_in_service(day) == 0
         counts = [len(s.enrolments) for s in sessions]
         assert counts == [len(people)] * per_year + [0] * (3 - per_year)
 
