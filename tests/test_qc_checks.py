@@ -8,14 +8,14 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from repairqc.db import db
+from repairqc.db import db, utcnow
 from repairqc.errors import DomainError
 from repairqc.repairs.models import QCCheck, QCCheckStatus, RepairOrder, RepairOrderStatus
 from repairqc.repairs.services import begin_qc_check
 from repairqc.standards import services
 from tests.conftest import in_tenant, staff
 
-TODAY = date(2026, 11, 24)
+TODAY = utcnow().date()  # the seeded standard takes effect on the day the tenants are made
 TOMORROW = TODAY + timedelta(days=1)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
+from repairqc.db import utcnow
 from repairqc.errors import DomainError
 from repairqc.repairs import services
 from repairqc.repairs.models import (
@@ -19,7 +20,7 @@ from repairqc.repairs.models import (
 from repairqc.repairs.workflow import Refused
 from tests.conftest import PNG, SIGNATURE, in_tenant, sample_intake, staff, store
 
-TODAY = date(2026, 11, 24)
+TODAY = utcnow().date()  # the seeded standard takes effect on the day the tenants are made
 
 
 def repaired_order(tenant):
