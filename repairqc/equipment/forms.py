@@ -264,13 +264,14 @@ class OptionForm(Form):
         return amount_to_cents(self.unit_price.data)
 
 
-class DecisionForm(Form):
+class ApprovalForm(Form):
+    """Approve or reject, with the note a rejection needs (purchases and retirements)."""
+
     decision = RadioField(
         _l("Decision"),
-        choices=[("approve", _l("Approve the chosen option")), ("reject", _l("Reject"))],
+        choices=[("approve", _l("Approve")), ("reject", _l("Reject"))],
         validators=[InputRequired(_l("Approve or reject."))],
     )
-    option = SelectField(_l("Option"), coerce=str)
     note = TextAreaField(
         _l("Note"),
         [Length(max=NOTE_MAX)],
@@ -282,6 +283,17 @@ class DecisionForm(Form):
     @property
     def approve(self) -> bool:
         return self.decision.data == "approve"
+
+
+class DecisionForm(ApprovalForm):
+    """The purchase decision (HB §4.1.2): one of the compared options, or none."""
+
+    decision = RadioField(
+        _l("Decision"),
+        choices=[("approve", _l("Approve the chosen option")), ("reject", _l("Reject"))],
+        validators=[InputRequired(_l("Approve or reject."))],
+    )
+    option = SelectField(_l("Option"), coerce=str)
 
 
 class AcceptanceForm(Form):
@@ -329,23 +341,14 @@ class PlanForm(Form):
     )
 
 
-class RetirementDecisionForm(Form):
+class RetirementDecisionForm(ApprovalForm):
+    """The approval of a retirement plan (HB §4.3.2)."""
+
     decision = RadioField(
         _l("Decision"),
         choices=[("approve", _l("Approve the retirement")), ("reject", _l("Reject"))],
         validators=[InputRequired(_l("Approve or reject."))],
     )
-    note = TextAreaField(
-        _l("Note"),
-        [Length(max=NOTE_MAX)],
-        filters=[strip_whitespace],
-        render_kw={"rows": 2},
-        description=_l("Required when rejecting"),
-    )
-
-    @property
-    def approve(self) -> bool:
-        return self.decision.data == "approve"
 
 
 class DisposalForm(Form):

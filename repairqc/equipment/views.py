@@ -85,6 +85,7 @@ from repairqc.equipment.models import (
     RetirementStatus,
 )
 from repairqc.errors import Conflict, DomainError
+from repairqc.forms_base import store_choices
 from repairqc.inspections.services import describe_due
 from repairqc.stores.models import Store
 
@@ -203,7 +204,7 @@ class RegisterView(ScopedScreen):
         if not stores:
             abort(403)
         form = ItemForm(request.form if request.method == "POST" else None, data=self._initial())
-        form.store.choices = [("", "—")] + [(str(s.id), f"{s.code} · {s.name}") for s in stores.values()]
+        form.store.choices = store_choices(stores.values(), blank=True)
         form.equipment_type.choices = [("", "—"), *type_choices(today())]
         if request.method == "GET":
             return self.render("equipment/item_form.html", form=form, refusal_messages=[])
@@ -532,7 +533,7 @@ class ProcurementView(ScopedScreen):
         if not stores:
             abort(403)
         form = RequestForm(request.form if request.method == "POST" else None)
-        form.store.choices = [("", "—")] + [(str(s.id), f"{s.code} · {s.name}") for s in stores.values()]
+        form.store.choices = store_choices(stores.values(), blank=True)
         form.equipment_type.choices = [("", "—"), *type_choices(today())]
         if request.method == "GET":
             return self.render("equipment/procurement_form.html", form=form, refusal_messages=[])

@@ -44,6 +44,7 @@ from repairqc.admin.screens import (
     validated,
 )
 from repairqc.db import db
+from repairqc.forms_base import store_choices
 from repairqc.inspections import services
 from repairqc.inspections.action_forms import (
     CompleteForm,
@@ -494,7 +495,7 @@ class RewardsView(ScopedScreen):
                 .limit(INSPECTION_CHOICES)
             ).scalars()
         }
-        form.store.choices = [("", "—")] + [(str(s.id), f"{s.code} · {s.name}") for s in stores.values()]
+        form.store.choices = store_choices(stores.values(), blank=True)
         form.staff.choices = [("", _("The whole store"))] + [
             (str(uid), f"{user.full_name} · {', '.join(stores[s].code for s in ids)}")
             for uid, (user, ids) in people.items()

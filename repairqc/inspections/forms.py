@@ -18,6 +18,7 @@ from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, St
 from wtforms.validators import InputRequired, Length, Optional
 
 from repairqc.errors import DomainError, FormInvalid
+from repairqc.forms_base import store_choices
 from repairqc.inspections.models import (
     FindingCategory,
     InspectionItemResult,
@@ -74,7 +75,7 @@ class PlanForm(FlaskForm):
         self.kind.choices = [(k.value, k.label) for k in InspectionKind]
         self.recurrence.choices = [(r.value, r.label) for r in Recurrence]
         self.inspector.choices = [("", _("(none)"))] + [(str(u.id), u.full_name) for u in inspectors]
-        self.stores.choices = [(str(s.id), f"{s.code} · {s.name}") for s in stores]
+        self.stores.choices = store_choices(stores)
         self.store_group.choices = (
             [("", _("(only the stores ticked)"))]
             + [(f"chain:{c.id}", _("Chain %(name)s", name=c.name)) for c in chains]
@@ -106,7 +107,7 @@ class UnannouncedForm(FlaskForm):
 
     def __init__(self, *args, inspectors=(), stores=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.store.choices = [(str(s.id), f"{s.code} · {s.name}") for s in stores]
+        self.store.choices = store_choices(stores)
         self.inspector.choices = [(str(u.id), u.full_name) for u in inspectors]
 
 
