@@ -37,9 +37,13 @@ def _init_extensions(app: Flask) -> None:
     from repairqc.admin.views import TenantIndexView, declare_language, register_tenant_views
     from repairqc.assessments.views import register_assessment_views
     from repairqc.billing.views import register_billing_views
+    from repairqc.complaints.views import register_complaints_views
     from repairqc.equipment.views import register_equipment_views
     from repairqc.extensions import babel, csrf, db, limiter, login_manager
+    from repairqc.feedback.views import register_feedback_views
     from repairqc.i18n import select_locale
+    from repairqc.improvements.views import register_improvements_views
+    from repairqc.incidents.views import register_incidents_views
     from repairqc.inspections.views import register_inspection_views
     from repairqc.repairs.views import register_repair_views
     from repairqc.reports.views import register_report_views
@@ -75,6 +79,10 @@ def _init_extensions(app: Flask) -> None:
     register_equipment_views(admin)
     register_training_views(admin)
     register_assessment_views(admin)
+    register_feedback_views(admin)
+    register_complaints_views(admin)
+    register_improvements_views(admin)
+    register_incidents_views(admin)
     register_report_views(admin)
     register_billing_views(admin)
     app.after_request(declare_language)

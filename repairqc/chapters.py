@@ -10,8 +10,10 @@ CHAPTERS = {
     "ch3": _l("Ch.3 Staff and training"),
     "ch4": _l("Ch.4 Equipment"),
     "ch5": _l("Ch.5 Quality standards"),
+    "ch6": _l("Ch.6 Customer service"),
     "ch7": _l("Ch.7 Information and data"),
     "ch8": _l("Ch.8 Supervision and inspection"),
+    "ch9": _l("Ch.9 Emergencies and complaints"),
 }
 
 

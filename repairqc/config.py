@@ -45,7 +45,10 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "MAIL_PASSWORD": ("", "SMTP password"),
     "MAIL_USE_TLS": (False, "STARTTLS after connecting"),
     "MAIL_DEFAULT_SENDER": ("RepairQC <no-reply@localhost>", "From: header of outgoing mail"),
-    "SMS_BACKEND": ("none", "none | console | http (text messages to customers through SMS_GATEWAY_URL)"),
+    "SMS_BACKEND": (
+        "console",
+        "console (logs texts, not sent) | http (through SMS_GATEWAY_URL) | none | package.module:function",
+    ),
     "SMS_GATEWAY_URL": ("", "http backend: the gateway's address (POST JSON to, from, body)"),
     "SMS_GATEWAY_TOKEN": ("", "http backend: sent as Authorization: Bearer <token>"),
     "SMS_SENDER": ("RepairQC", "the sender name or number shown to customers"),
@@ -107,8 +110,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         config["EXPORT_DIR"] = str(Path(instance_path) / "exports")
     if config["MAIL_BACKEND"] not in {"smtp", "console"}:
         raise RuntimeError("MAIL_BACKEND must be smtp or console")
-    if config["SMS_BACKEND"] not in {"none", "console", "http"}:
-        raise RuntimeError("SMS_BACKEND must be none, console or http")
+    if config["SMS_BACKEND"] not in {"none", "console", "http"} and ":" not in config["SMS_BACKEND"]:
+        raise RuntimeError("SMS_BACKEND must be none, console, http or package.module:function")
     if config["SMS_BACKEND"] == "http" and not config["SMS_GATEWAY_URL"]:
         raise RuntimeError("SMS_BACKEND=http needs SMS_GATEWAY_URL")
 

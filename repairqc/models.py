@@ -30,6 +30,7 @@ from repairqc.inspections.models import (
     InspectionPlan,
     RewardPenalty,
 )
+from repairqc.notifications.models import CustomerMessage
 from repairqc.repairs.models import (
     Customer,
     Device,
@@ -78,6 +79,7 @@ __all__ = [
     "CorrectiveActionEvent",
     "CorrectiveActionPhoto",
     "Customer",
+    "CustomerMessage",
     "Device",
     "Domain",
     "Enrolment",

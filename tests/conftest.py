@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -82,6 +82,9 @@ def make_app(database_url: str, tenant_dir: Path, **overrides) -> Flask:
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "ACCOUNT_LOGIN_RATE_LIMIT": "1000 per minute",
         "MAIL_BACKEND": "console",
+        # The product's default is the logging provider; tests start with no SMS at all, so a
+        # phone-only customer is one the store must call, and opt in to texts where they test them.
+        "SMS_BACKEND": "none",
         "PREFERRED_URL_SCHEME": "http",
     }
     config.update(overrides)
@@ -227,8 +230,32 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
     for domain in (seed_equipment, seed_training, seed_assessments):  # issue #7's domains
         db.session.flush()
         domain.seed(s, stores, users)
+    seed_messages(s, stores)
+    from tests import seed_complaints, seed_feedback, seed_improvements, seed_incidents
+
+    for domain in (seed_feedback, seed_complaints, seed_improvements, seed_incidents):  # issue #8's
+        db.session.flush()
+        domain.seed(s, stores, users)
     db.session.flush()
     return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
+
+
+def seed_messages(s: str, stores: dict) -> None:
+    """One message sent to a customer of each store (the customer profile's contact history)."""
+    from repairqc.notifications.models import CustomerMessage, MessageChannel, MessageStatus
+
+    db.session.flush()
+    for name, store in stores.items():
+        customer = db.session.execute(
+            sa.select(Customer).where(Customer.store_id == store.id).order_by(Customer.id)
+        ).scalars().first()
+        db.session.add(
+            CustomerMessage(
+                store_id=store.id, customer_id=customer.id, event_key=f"seed:{s}-{name}", purpose="status",
+                channel=MessageChannel.SMS, recipient=customer.phone, language="en",
+                body=f"Message {s}-{name}", status=MessageStatus.SENT, sent_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
 
 
 #: A 1x1 PNG, as the signature pad and a phone camera would send one.

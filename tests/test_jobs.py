@@ -218,6 +218,7 @@ def run_worker(app: Flask, queues: list[str], **settings: str) -> subprocess.Com
         "REDIS_URL": app.config["REDIS_URL"],
         "BASE_DOMAIN": app.config["BASE_DOMAIN"],
         "MAIL_BACKEND": "console",
+        "SMS_BACKEND": app.config["SMS_BACKEND"],
         **settings,
     }
     result = subprocess.run(

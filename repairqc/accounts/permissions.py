@@ -107,6 +107,12 @@ MATRIX: dict[str, dict[Role, str]] = {
     "ProcurementOption": {O: "vx", Q: "vx", M: "vx", A: "vx"},
     "RetirementRequest": {O: "vx", Q: "vx", I: "v", M: "vx", A: "vx"},
     "EquipmentReminder": {O: "vx", Q: "vx", M: "v", A: "vx"},
+    # Customer messages (HB §6.2.2): written by the product, read on the customer's profile.
+    "CustomerMessage": {O: "vx", Q: "vx", M: "vx", F: "v", A: "vx"},
+    # -- issue #8: follow-ups and surveys (feedback/) --
+    # -- issue #8: complaints (complaints/) --
+    # -- issue #8: improvement suggestions and process reviews (improvements/) --
+    # -- issue #8: emergency plans and incidents (incidents/) --
     # Generated cross-store reports name every store: HQ only.
     "ReportRun": {O: "vx", Q: "vx", A: "vx"},
     # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).

@@ -101,6 +101,10 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "E-mail each store's managers the equipment whose daily care, full inspection or calibration "
         "is overdue or due within 7 days, once per item and due date (HB §4.2.2, §5.1.3(2))",
     ),
+    # -- issue #8: follow-ups and surveys --
+    # -- issue #8: complaints --
+    # -- issue #8: improvements --
+    # -- issue #8: incidents --
     PeriodicJob(
         "reconcile-billing",
         "repairqc.billing.tasks.reconcile_billing",

@@ -4,11 +4,13 @@ Providers differ (Twilio, Alibaba Cloud SMS, a carrier's relay), so the product 
 JSON protocol to a gateway of the operator's choice: ``POST SMS_GATEWAY_URL`` with
 ``{"to": ..., "from": ..., "body": ...}`` and ``Authorization: Bearer SMS_GATEWAY_TOKEN``; any 2xx
 is success, anything else raises (the job is retried). A provider-specific adapter is a
-function here, not a change to the callers.
+function ``send(to, body, config)`` named by ``SMS_BACKEND=package.module:function``, not a
+change to the callers. The default, ``console``, is the logging provider: texts go to the log.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import urllib.error
@@ -33,6 +35,10 @@ def send_sms(to: str, body: str) -> None:
         raise SmsFailed("SMS_BACKEND is none: no text messages are sent")
     if config["SMS_BACKEND"] == "console":
         logger.warning("sms (console backend, not sent) to %s:\n%s", to, body)
+        return
+    if ":" in config["SMS_BACKEND"]:
+        module, _, name = config["SMS_BACKEND"].partition(":")
+        getattr(importlib.import_module(module), name)(to, body, config)
         return
     payload = json.dumps({"to": to, "from": config["SMS_SENDER"], "body": body}).encode()
     request = urllib.request.Request(

@@ -291,6 +291,11 @@ def handbook_document() -> dict[str, Any]:
                 for repair_type, days in (("parts-replacement", 90), ("board-repair", 60), ("software", 30))
             ],
             "follow_up_days": 3,  # HB §6.2.2(2)
+            "further_follow_up_days": [30],
+            "survey_delay_hours": 24,  # HB §6.3.1
+            "survey_link_valid_days": 30,
+            "survey_low_score": 2,  # ≤ 2 of 5 on any dimension opens a complaint (HB §9.3)
+            "complaint_warning_hours": 4,  # HB §9.3.3
             "satisfaction_target_pct": 100,  # HB §1.1.2
             "first_time_fix_target_pct": 95,
             "max_rework_rate_pct": 3,

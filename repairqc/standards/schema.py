@@ -61,7 +61,17 @@ class ServiceTargets(Strict):
     turnaround_days: dict[Code, Positive]
     quote_validity_days: Positive = 7
     warranty: list[WarrantyRule]
-    follow_up_days: Positive = 3  # HB §6.2.2(2)
+    follow_up_days: Positive = 3  # HB §6.2.2(2): the first follow-up after delivery
+    #: Days after delivery of the follow-ups after the first (HB §6.2.2 "periodic follow-up").
+    further_follow_up_days: Annotated[list[Positive], Field(max_length=10)] = [30]
+    #: Hours after delivery before the satisfaction survey goes out (HB §6.3.1).
+    survey_delay_hours: Annotated[int, Field(ge=0, le=720)] = 24
+    #: Days a survey link stays valid.
+    survey_link_valid_days: Annotated[int, Field(ge=1, le=365)] = 30
+    #: A score at or below this on any dimension (1-5) opens a complaint (HB §6.3.3, §9.3).
+    survey_low_score: Annotated[int, Field(ge=1, le=4)] = 2
+    #: Hours before the first-contact deadline when the responsible person is warned (HB §9.3.3).
+    complaint_warning_hours: Annotated[int, Field(ge=1, le=168)] = 4
     satisfaction_target_pct: Percent = 100  # HB §1.1.2
     first_time_fix_target_pct: Percent = 95
     max_rework_rate_pct: Percent = 3

@@ -1,0 +1,1 @@
+"""Complaints with a first-contact clock (HB §9.3)."""

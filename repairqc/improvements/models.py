@@ -1,0 +1,1 @@
+"""Improvement suggestions and process reviews (HB §2.3, §5.2.3)."""

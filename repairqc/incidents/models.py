@@ -1,0 +1,1 @@
+"""Emergency plans, drills and incidents (HB §9.1-§9.2)."""
