@@ -1,29 +1,31 @@
-"""Jobs of the repairs domain: telling the customer what happened to their device (HB §6.2.2)."""
+"""Jobs of the repairs domain: telling the customer what happened to their device (HB §6.2.2).
+
+Each message goes through `notifications.services`: written once per event on the customer's
+profile (a retried job or a second delivery of the same event finds the row and sends nothing),
+in the customer's language, by e-mail or text message as `channel_for` decides.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
-from flask_babel import force_locale
-
 from repairqc.db import db
-from repairqc.i18n import normalise_locale
 from repairqc.jobs import job
-from repairqc.mail import send_mail
-from repairqc.repairs.models import ContactChannel, RepairOrder, RepairStatusEvent
-from repairqc.sms import send_sms, sms_enabled
+from repairqc.notifications.models import MessageStatus
+from repairqc.notifications.services import MessageContent, deliver, record_message, render_content
+from repairqc.repairs.models import RepairOrder, RepairStatusEvent
 from repairqc.tenants.services import tenant_url
 
 
-def _channels(customer) -> tuple[bool, bool]:
-    """(by e-mail, by text message) for this customer (HB §6.2.2 several channels).
-
-    The preferred channel wins when it can be used; a customer with only a phone number gets a
-    text message when the provider has a gateway configured.
-    """
-    texting = bool(customer.phone) and sms_enabled()
-    if customer.preferred_channel is ContactChannel.SMS and texting:
-        return False, True
-    return bool(customer.email), texting and not customer.email
+def _tell(order: RepairOrder, event_key: str, purpose: str, content: MessageContent) -> str | None:
+    """Record and send now (inside the job's unit of work): the address it went to, or None when
+    it was told already or the customer has no e-mail or texting number (the store calls)."""
+    message, created = record_message(
+        order.customer, event_key=event_key, purpose=purpose, content=content, store=order.store
+    )
+    if not created or message.status is not MessageStatus.PENDING:
+        return None
+    recipient = message.recipient
+    deliver(message)
+    return recipient
 
 
 @job(queue="emails", timeout=60, retries=2)
@@ -35,33 +37,27 @@ def notify_customer(order_id: int, event_id: int | None) -> str | None:
     order = db.session.get(RepairOrder, order_id)
     if order is None:
         return None
-    by_mail, by_text = _channels(order.customer)
-    if not (by_mail or by_text):
-        return None  # the order page shows the store has to call
     event = db.session.get(RepairStatusEvent, event_id) if event_id is not None else None
+    quote = current_quote(order)
+    if event is not None:
+        event_key = f"order:{order.id}:event:{event.id}"
+    else:
+        event_key = f"order:{order.id}:quote:{quote.id if quote else 0}:{quote.revision if quote else 0}"
     link = tenant_url(f"/track/{tracking_token(order)}")
-    context = {"order": order, "event": event, "link": link, "quote": current_quote(order)}
-    with force_locale(normalise_locale(order.customer.language) or "en"):
-        if by_text:
-            send_sms(order.customer.phone, render_template("repairs/sms/status.txt", **context).strip())
-            return order.customer.phone
-        subject = render_template("repairs/mail/status_subject.txt", **context).strip()
-        body = render_template("repairs/mail/status.txt", **context)
-    send_mail(order.customer.email, subject, body)
-    return order.customer.email
+    content = render_content(
+        "repairs/messages/status", order.customer, order=order, event=event, link=link, quote=quote
+    )
+    return _tell(order, event_key, "status", content)
 
 
 @job(queue="emails", timeout=60, retries=2)
 def send_intake_receipt(order_id: int) -> str | None:
-    """Mail the intake receipt with the tracking link (HB §2.1.2(1))."""
+    """Send the intake receipt with the tracking link (HB §2.1.2(1))."""
     from repairqc.repairs.services import tracking_token
 
     order = db.session.get(RepairOrder, order_id)
-    if order is None or not order.customer.email:
+    if order is None:
         return None
     link = tenant_url(f"/track/{tracking_token(order)}")
-    with force_locale(normalise_locale(order.customer.language) or "en"):
-        subject = render_template("repairs/mail/receipt_subject.txt", order=order).strip()
-        body = render_template("repairs/mail/receipt.txt", order=order, link=link)
-    send_mail(order.customer.email, subject, body)
-    return order.customer.email
+    content = render_content("repairs/messages/receipt", order.customer, order=order, link=link)
+    return _tell(order, f"order:{order.id}:receipt", "receipt", content)
