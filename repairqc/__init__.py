@@ -106,6 +106,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(repairs_api_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(billing_bp)
+    from repairqc.feedback.public_views import bp as survey_bp  # issue #8: the customer's survey
+
+    app.register_blueprint(survey_bp)
+    from repairqc.complaints.public_views import bp as complaints_public_bp  # issue #8: complaint form
+
+    app.register_blueprint(complaints_public_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

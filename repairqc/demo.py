@@ -153,6 +153,13 @@ def _seed_organisation() -> None:
     from repairqc.equipment.demo import seed_demo as seed_equipment
 
     seed_equipment(stores, users[Role.OWNER])
+    from repairqc.complaints.demo import seed_demo as seed_complaints
+    from repairqc.improvements.demo import seed_demo as seed_improvements
+    from repairqc.incidents.demo import seed_demo as seed_incidents
+
+    seed_complaints(stores)
+    seed_improvements(stores, users)
+    seed_incidents(stores, users[Role.QA_MANAGER])
 
 
 #: A blank signature, as the signature pad would send it (a 1x1 white PNG).

@@ -5,6 +5,7 @@ from repairqc.assessments.models import Assessment, AssessmentEvent
 from repairqc.audit.models import AuditLog
 from repairqc.billing import limits  # noqa: F401  (the plan-limit flush guard)
 from repairqc.billing.models import Plan, SignUp, StripeEvent, Subscription, SupportSession
+from repairqc.complaints.models import Complaint, ComplaintCategory, ComplaintContact, ComplaintEvent
 from repairqc.console.models import Operator, StandardTemplate, TenantExport, TenantRollup
 from repairqc.equipment.models import (
     CalibrationRecord,
@@ -17,7 +18,22 @@ from repairqc.equipment.models import (
     ProcurementRequest,
     RetirementRequest,
 )
+from repairqc.feedback.models import FollowUp, FollowUpAttempt, SatisfactionSurvey
 from repairqc.files.models import StoredFile
+from repairqc.improvements.models import (
+    ImprovementReminder,
+    ImprovementSuggestion,
+    ProcessReview,
+    SuggestionEvent,
+)
+from repairqc.incidents.models import (
+    EmergencyDrill,
+    EmergencyPlan,
+    Incident,
+    IncidentAction,
+    IncidentAlert,
+    IncidentUpdate,
+)
 from repairqc.inspections.models import (
     CorrectiveAction,
     CorrectiveActionEvent,
@@ -75,6 +91,10 @@ __all__ = [
     "CalibrationRecord",
     "Certificate",
     "Chain",
+    "Complaint",
+    "ComplaintCategory",
+    "ComplaintContact",
+    "ComplaintEvent",
     "CorrectiveAction",
     "CorrectiveActionEvent",
     "CorrectiveActionPhoto",
@@ -82,6 +102,8 @@ __all__ = [
     "CustomerMessage",
     "Device",
     "Domain",
+    "EmergencyDrill",
+    "EmergencyPlan",
     "Enrolment",
     "EquipmentDocument",
     "EquipmentEvent",
@@ -93,6 +115,14 @@ __all__ = [
     "ExamAttempt",
     "ExamQuestion",
     "Finding",
+    "FollowUp",
+    "FollowUpAttempt",
+    "ImprovementReminder",
+    "ImprovementSuggestion",
+    "Incident",
+    "IncidentAction",
+    "IncidentAlert",
+    "IncidentUpdate",
     "Inspection",
     "InspectionEvent",
     "InspectionItemResult",
@@ -106,6 +136,7 @@ __all__ = [
     "Plan",
     "PracticalCriterion",
     "PracticalScore",
+    "ProcessReview",
     "ProcurementOption",
     "ProcurementRequest",
     "QCCheck",
@@ -120,6 +151,7 @@ __all__ = [
     "Retraining",
     "RewardPenalty",
     "RoleAssignment",
+    "SatisfactionSurvey",
     "ServiceTargetOverride",
     "SignUp",
     "Signature",
@@ -132,6 +164,7 @@ __all__ = [
     "StoredFile",
     "StripeEvent",
     "Subscription",
+    "SuggestionEvent",
     "SupportSession",
     "Tenant",
     "TenantExport",

@@ -246,9 +246,11 @@ def seed_messages(s: str, stores: dict) -> None:
 
     db.session.flush()
     for name, store in stores.items():
-        customer = db.session.execute(
-            sa.select(Customer).where(Customer.store_id == store.id).order_by(Customer.id)
-        ).scalars().first()
+        customer = (
+            db.session.execute(sa.select(Customer).where(Customer.store_id == store.id).order_by(Customer.id))
+            .scalars()
+            .first()
+        )
         db.session.add(
             CustomerMessage(
                 store_id=store.id, customer_id=customer.id, event_key=f"seed:{s}-{name}", purpose="status",

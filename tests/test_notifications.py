@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC
 
 import pytest
 import sqlalchemy as sa
@@ -219,3 +220,42 @@ def test_a_real_worker_sends_the_message_once(backend, north, worker_env):  # no
         row = db.session.get(CustomerMessage, message_id)
         assert row.status is MessageStatus.SENT and row.sent_at is not None
     assert message is not None
+
+
+def test_a_message_whose_job_was_lost_is_sent_once_by_the_safety_net(app, alpha, mailbox, monkeypatch):
+    from datetime import timedelta
+
+    from repairqc.notifications import tasks
+
+    with in_tenant(app, alpha):
+        lost = customer(store_id=store(alpha).id, email="lost@example.com")
+        failing = customer(store_id=store(alpha).id, email="failing@example.com")
+        # written, but no job queued: the queue was down when the unit of work committed
+        first, _ = services.record_message(
+            lost, event_key="test:lost", purpose="test", content=content("Lost")
+        )
+        second, _ = services.record_message(
+            failing, event_key="test:failing", purpose="test", content=content("Failing")
+        )
+        db.session.flush()
+        written = first.created_at if first.created_at.tzinfo else first.created_at.replace(tzinfo=UTC)
+        day = written.date().isoformat()
+        # still fresh: its own job may just be slow (or retrying)
+        assert first.id not in tasks.deliver_pending_messages(
+            day, (written + timedelta(minutes=5)).isoformat()
+        )
+        real = tasks.deliver
+
+        def deliver(message):
+            if message.recipient == "failing@example.com":
+                raise OSError("mail server refused")
+            return real(message)
+
+        monkeypatch.setattr(tasks, "deliver", deliver)
+        later = (written + timedelta(hours=2)).isoformat()
+        sent = tasks.deliver_pending_messages(day, later)
+        assert first.id in sent and second.id not in sent  # one failing does not hold up the other
+        assert first.status is MessageStatus.SENT and second.status is MessageStatus.PENDING
+        assert first.id not in tasks.deliver_pending_messages(day, later)  # never twice
+    assert [m["Subject"] for m in mailbox.to("lost@example.com")] == ["Lost subject"]
+    assert mailbox.to("failing@example.com") == []

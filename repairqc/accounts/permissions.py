@@ -109,10 +109,38 @@ MATRIX: dict[str, dict[Role, str]] = {
     "EquipmentReminder": {O: "vx", Q: "vx", M: "v", A: "vx"},
     # Customer messages (HB §6.2.2): written by the product, read on the customer's profile.
     "CustomerMessage": {O: "vx", Q: "vx", M: "vx", F: "v", A: "vx"},
-    # -- issue #8: follow-ups and surveys (feedback/) --
-    # -- issue #8: complaints (complaints/) --
-    # -- issue #8: improvement suggestions and process reviews (improvements/) --
-    # -- issue #8: emergency plans and incidents (incidents/) --
+    # Follow-ups and satisfaction surveys (HB §6.2.2, §6.3).
+    # Made at delivery and changed only on the follow-up and survey screens (front desk and
+    # managers record them); HQ and inspectors read, the KPI and the report read the answers.
+    "FollowUp": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", A: "vx"},
+    "FollowUpAttempt": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", A: "vx"},
+    "SatisfactionSurvey": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", A: "vx"},
+    # Complaints (HB §9.3): the front desk and the store's manager handle their store's, QA and
+    # the owner every store's, on the complaint screens (statuses move only there); inspectors
+    # read them (HB §8.1.4: service quality is inspected); auditors read and export. Technicians
+    # see none: a complaint carries the customer's contact details (HB §6.1.2, least privilege)
+    # and reaches the bench through the manager, as a rework order when one is needed.
+    # Categories: HQ keeps the list (HB §9.3.2), retired by the inactive flag, never deleted.
+    "ComplaintCategory": {O: "vcex", Q: "vcex", I: "v", M: "v", F: "v", A: "vx"},
+    "Complaint": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", A: "vx"},
+    "ComplaintEvent": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", A: "vx"},
+    "ComplaintContact": {O: "vx", Q: "vx", I: "v", M: "vx", F: "v", A: "vx"},
+    # Any member of staff submits a suggestion on the improvement screens (HB §2.3.2); who sees
+    # one is narrowed by `ImprovementSuggestion.store_scope` (its store's managers, submitter,
+    # responsible person; provider-wide ones everyone). QA and the owner decide and record the
+    # process reviews (HB §2.3.1) on those screens: nothing is written through a generated form.
+    "ImprovementSuggestion": {O: "vx", Q: "vx", I: "v", T: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "SuggestionEvent": {O: "vx", Q: "vx", I: "v", T: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "ProcessReview": {O: "vx", Q: "vx", T: "v", M: "v", A: "vx"},
+    "ImprovementReminder": {O: "vx", Q: "vx", A: "vx"},
+    # HB §9.1-§9.2: QA and the owner write and publish plans, store managers record drills, any
+    # of the store's staff reports incidents and logs actions; all on the incident screens.
+    "EmergencyPlan": {O: "vx", Q: "vx", I: "v", T: "v", M: "v", F: "v", H: "v", A: "vx"},
+    "EmergencyDrill": {O: "vx", Q: "vx", I: "v", T: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "Incident": {O: "vx", Q: "vx", I: "v", T: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "IncidentAction": {O: "vx", Q: "vx", I: "v", T: "v", M: "vx", F: "v", H: "v", A: "vx"},
+    "IncidentAlert": {O: "vx", Q: "vx", M: "v", A: "vx"},
+    "IncidentUpdate": {O: "vx", Q: "vx", I: "v", T: "v", M: "vx", F: "v", H: "v", A: "vx"},
     # Generated cross-store reports name every store: HQ only.
     "ReportRun": {O: "vx", Q: "vx", A: "vx"},
     # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).

@@ -22,9 +22,9 @@ weight out among the others.
   most one revision of the quote was ever sent or settled: a second one means the diagnosis
   changed after the customer was quoted) and the order has not come back under warranty.
   Score = 100 * accurate / diagnosed.
-* **Customer satisfaction** (`customer_satisfaction`): the survey scores of their orders.
-  Surveys arrive with issue #8; `satisfaction_score` is the one place that will read them and
-  returns None (no data) until then.
+* **Customer satisfaction** (`customer_satisfaction`): the satisfaction surveys (issue #8)
+  answered in the period about the orders they were the technician of: the mean of the four
+  dimensions (1-5) mapped to 0-100; `satisfaction_score` is the one place that reads them.
 
 Everything is one aggregate statement for all the periods (a UNION ALL branch per period and
 kind of fact, grouped by period), plus on SQLite, which has no percentile aggregate, one window
@@ -76,9 +76,14 @@ def satisfaction_score(
 ) -> float | None:
     """The survey scores of the technician's orders in the period, 0-100 (HB §3.2.1, §6.3).
 
-    Customer surveys are built by issue #8; until then there is no data, so the KPI is left out
-    of every assessment and its weight goes to the others."""
-    return None
+    The satisfaction surveys answered in the period at `store_ids` (None: every store) whose
+    order had them as its technician at delivery: the mean over the answers of the mean of the
+    four dimensions of HB §6.3.2, mapped 1 → 0 and 5 → 100 (`feedback.services.satisfaction`).
+    None without answers: the KPI is then left out and its weight goes to the others."""
+    from repairqc.feedback.services import satisfaction
+
+    results = satisfaction(store_ids, start, end, technician_id=staff_id)
+    return None if results is None else results.score
 
 
 def standard_for(day: date) -> tuple[StandardVersion, StandardDocument] | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,10 +101,41 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "E-mail each store's managers the equipment whose daily care, full inspection or calibration "
         "is overdue or due within 7 days, once per item and due date (HB §4.2.2, §5.1.3(2))",
     ),
-    # -- issue #8: follow-ups and surveys --
-    # -- issue #8: complaints --
-    # -- issue #8: improvements --
-    # -- issue #8: incidents --
+    PeriodicJob(
+        "deliver-pending-messages",
+        "repairqc.notifications.tasks.deliver_pending_messages",
+        "50 * * * *",
+        "Send customer messages still pending an hour after they were written (their sending job "
+        "was lost or failed every retry), once each (HB §6.2.2)",
+    ),
+    PeriodicJob(
+        "survey-dispatch",
+        "repairqc.feedback.tasks.dispatch_surveys",
+        "5 * * * *",
+        "Send the satisfaction-survey links that have fallen due (delivery + survey_delay_hours), "
+        "once per survey, by e-mail or text message in the customer's language (HB §6.3)",
+    ),
+    PeriodicJob(
+        "complaint-deadlines",
+        "repairqc.complaints.tasks.complaint_deadlines",
+        "*/15 * * * *",
+        "Warn the responsible person before a complaint's first-contact deadline and escalate to the "
+        "store's managers and QA when it passes, once each (HB §9.3.3)",
+    ),
+    PeriodicJob(
+        "improvements-due",
+        "repairqc.improvements.tasks.remind_improvements_due",
+        "40 0 * * *",
+        "E-mail responsible people their adopted improvement suggestions past due, and QA the effect "
+        "reviews and the process review due, once per suggestion and due date (HB §2.3.1, §2.3.2)",
+    ),
+    PeriodicJob(
+        "incident-updates",
+        "repairqc.incidents.tasks.send_incident_updates",
+        "*/15 * * * *",
+        "Send the affected customers of every open incident the update due at the interval its "
+        "emergency plan sets, once per round and customer (HB §9.2)",
+    ),
     PeriodicJob(
         "reconcile-billing",
         "repairqc.billing.tasks.reconcile_billing",
@@ -138,6 +169,24 @@ def periodic_job(name: str) -> PeriodicJob:
 
 def utc_today() -> date:
     return utcnow().date()
+
+
+def parse_moment(iso: str) -> datetime:
+    """An ISO moment passed to a job; one without a zone is UTC (columns hold aware UTC times)."""
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def run_moment(today_iso: str, now_iso: str | None = None) -> datetime:
+    """The time a sweep works for: `now_iso` when given (tests travel in time), now when the day
+    is today, else the end of that day (a run made up for a missed day)."""
+    if now_iso:
+        return parse_moment(now_iso)
+    now = utcnow()
+    day = date.fromisoformat(today_iso)
+    if day == now.date():
+        return now
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) - timedelta(microseconds=1)
 
 
 def active_tenants() -> list[TenantRef]:

@@ -1130,6 +1130,9 @@ def deliver(
     order.warranty_until = today + timedelta(days=days) if days else None
     order.delivered_at = utcnow()
     transition(order, S.DELIVERED, user)
+    from repairqc.feedback.services import schedule_after_delivery  # issue #8: HB §6.2.2, §6.3
+
+    schedule_after_delivery(order, today=today)  # the follow-ups and the satisfaction survey
 
 
 def warranty_days(order: RepairOrder, today: date) -> int:

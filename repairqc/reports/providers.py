@@ -39,8 +39,8 @@ PROVIDER_MODULES = (
     "repairqc.repairs.reporting",
     "repairqc.equipment.reporting",
     "repairqc.training.reporting",
-    # -- issue #8: feedback --
-    # -- issue #8: complaints --
+    "repairqc.feedback.reporting",
+    "repairqc.complaints.reporting",
 )
 
 #: count: a number of things; percent: a Ratio shown as %; days: a duration; score: 0-100 %.

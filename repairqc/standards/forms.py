@@ -57,8 +57,43 @@ SCALAR_TARGETS = [
     ("first_time_fix_target_pct", _l("First-time-fix target (%)"), False, 100),
     ("max_rework_rate_pct", _l("Maximum rework rate (%)"), False, 100),
 ]
+#: (field, label, minimum, maximum) of the follow-up, survey and complaint targets (issue #8,
+#: HB §6.2.2, §6.3, §9.3.3). Left empty, a field keeps the draft's value; the survey may go
+#: out at delivery (0 hours).
+FEEDBACK_TARGETS = [
+    ("survey_delay_hours", _l("Survey sent after delivery (hours)"), 0, 720),
+    ("survey_link_valid_days", _l("Survey link valid for (days)"), 1, 365),
+    ("survey_low_score", _l("Survey score opening a complaint (this or lower, of 5)"), 1, 4),
+    ("complaint_warning_hours", _l("Warn before the first-contact deadline (hours)"), 1, 168),
+]
+#: The further follow-ups, typed as days after delivery separated by commas ("30, 90").
+FURTHER_FOLLOW_UPS = "further_follow_up_days"
+FURTHER_FOLLOW_UPS_LABEL = _l("Further follow-ups (days after delivery)")
 TURNAROUND_PREFIX = "turnaround__"
-TARGET_LABELS = {name: label for name, label, _whole, _maximum in SCALAR_TARGETS}
+TARGET_LABELS = {
+    **{name: label for name, label, _whole, _maximum in SCALAR_TARGETS},
+    **{name: label for name, label, _minimum, _maximum in FEEDBACK_TARGETS},
+    FURTHER_FOLLOW_UPS: FURTHER_FOLLOW_UPS_LABEL,
+}
+
+
+def parse_days(raw: str | None) -> list[int] | None:
+    """ "30, 90" → [30, 90]; None when it is not a list of whole days 1-365 (at most 10)."""
+    parts = [part.strip() for part in (raw or "").replace("，", ",").split(",") if part.strip()]
+    if len(parts) > 10 or not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    days = [int(part) for part in parts]
+    return days if all(1 <= day <= 365 for day in days) else None
+
+
+def check_days(form, field) -> None:
+    """WTForms validator of the further follow-up days."""
+    from wtforms.validators import ValidationError
+
+    if parse_days(field.data) is None:
+        raise ValidationError(_l("Enter whole days from 1 to 365, separated by commas (at most 10)."))
+
+
 CHECK_KIND_LABELS = {
     "pass_fail": _l("Pass / fail"),
     "measured": _l("Measured value"),
@@ -373,6 +408,13 @@ class ServiceTargetsEditor(Editor):
         for name, label, whole, maximum in SCALAR_TARGETS:
             field_class = IntegerField if whole else FloatField
             fields[name] = field_class(label, [InputRequired(), NumberRange(1 if whole else 0, maximum)])
+        for name, label, minimum, maximum in FEEDBACK_TARGETS:
+            fields[name] = IntegerField(label, [Optional(), NumberRange(minimum, maximum)])
+        fields[FURTHER_FOLLOW_UPS] = StringField(
+            FURTHER_FOLLOW_UPS_LABEL,
+            [Optional(), Length(max=80), check_days],
+            description=_l("For example 30, 90"),
+        )
         for category in document.device_categories:
             fields[f"{TURNAROUND_PREFIX}{category.code}"] = IntegerField(
                 _l("Turnaround: %(category)s (days)", category=localized(category.name)),
@@ -384,6 +426,8 @@ class ServiceTargetsEditor(Editor):
     def initial_data(cls, document, key):
         targets = document.service_targets
         data: dict[str, Any] = {name: getattr(targets, name) for name, *_ in SCALAR_TARGETS}
+        data.update({name: getattr(targets, name) for name, *_ in FEEDBACK_TARGETS})
+        data[FURTHER_FOLLOW_UPS] = ", ".join(str(day) for day in targets.further_follow_up_days)
         for category in document.device_categories:
             data[f"{TURNAROUND_PREFIX}{category.code}"] = targets.turnaround_days.get(category.code)
         data["warranty"] = [rule.model_dump() for rule in targets.warranty]
@@ -397,6 +441,12 @@ class ServiceTargetsEditor(Editor):
         changed = copy.deepcopy(document)
         targets = changed["service_targets"]
         targets.update({name: self[name].data for name, *_ in SCALAR_TARGETS})
+        # Issue #8's targets: an empty field keeps what the draft has.
+        targets.update(
+            {name: self[name].data for name, *_ in FEEDBACK_TARGETS if self[name].data is not None}
+        )
+        if (self[FURTHER_FOLLOW_UPS].data or "").strip():
+            targets[FURTHER_FOLLOW_UPS] = parse_days(self[FURTHER_FOLLOW_UPS].data)
         targets["turnaround_days"] = {
             field.name.removeprefix(TURNAROUND_PREFIX): field.data
             for field in self

@@ -1068,10 +1068,14 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def satisfaction_for(user: StaffUser, start: date, end: date) -> dict | None:
-    """The trainee's customer-satisfaction results for a period (HB §3.2.1). Surveys arrive with
-    issue #8; until then there are none, and the screens say so."""
-    return None
+def satisfaction_for(user: StaffUser, start: date, end: date):
+    """The trainee's customer-satisfaction results for a period (HB §3.2.1): the surveys of the
+    orders they were the technician of, answered in [start, end] at any store
+    (`feedback.services.satisfaction`, printable as HTML); None without answers, and the screens
+    say so."""
+    from repairqc.feedback.services import satisfaction
+
+    return satisfaction(None, start, end, technician_id=user.id)
 
 
 def _assessor_for(enrolment: Enrolment, offset: int) -> StaffUser | None:
