@@ -601,3 +601,40 @@ def stripe_app(request, tmp_path_factory):
         ) as app,
     ):
         yield app, fake
+
+
+# --- scratch tenants, for tests with a real RQ worker --------------------------------------------
+# The worker is another process and sees committed rows only, so these tests commit into tenants
+# of their own (deleted at the end of the module) instead of the session tenants, which must stay
+# as seeded. `east` and `west` are module-scoped: each module that asks gets its own pair.
+
+
+@contextlib.contextmanager
+def scratch_tenant(backend, letter: str, extra_rows: int = 0) -> Iterator[SeededTenant]:
+    """A seeded tenant of its own, deleted when the block ends."""
+    with backend.app.app_context():
+        tenant = provision_seeded(letter, extra_rows=extra_rows)
+    try:
+        yield tenant
+    finally:
+        with backend.app.app_context(), unit_of_work():
+            services.delete_tenant(tenant.ref.slug)
+
+
+@pytest.fixture(scope="module")
+def east(backend) -> Iterator[SeededTenant]:
+    with scratch_tenant(backend, "E") as tenant:
+        yield tenant
+
+
+@pytest.fixture(scope="module")
+def west(backend) -> Iterator[SeededTenant]:
+    with scratch_tenant(backend, "W", extra_rows=1) as tenant:  # ids east lacks
+        yield tenant
+
+
+@contextlib.contextmanager
+def committed(backend, tenant: SeededTenant) -> Iterator[None]:
+    """Work in `tenant` in a unit of work of its own, committed when the block ends."""
+    with backend.app.app_context(), tenant_context(tenant.ref), unit_of_work():
+        yield

@@ -9,8 +9,6 @@ own (the worker is another process and sees committed rows only), as tests/test_
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,12 +19,11 @@ from rq.job import Job
 from repairqc.complaints import services
 from repairqc.complaints.models import Complaint, ComplaintChannel, ContactMethod, EventKind
 from repairqc.complaints.tasks import complaint_deadlines
-from repairqc.db import db, tenant_context, unit_of_work
+from repairqc.db import db, unit_of_work
 from repairqc.jobs import enqueue
 from repairqc.jobs.periodic import periodic_job
 from repairqc.repairs.models import Customer
-from repairqc.tenants import services as tenants
-from tests.conftest import SeededTenant, in_tenant, provision_seeded, staff, store
+from tests.conftest import SeededTenant, committed, in_tenant, staff, store
 from tests.test_jobs import run_worker
 from tests.test_supervision_jobs import worker_env  # noqa: F401  (the fixture: Redis queues + SMTP)
 
@@ -164,30 +161,6 @@ def test_the_claim_is_taken_once_by_two_runs(app, alpha):
 
 
 # --- a real worker ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def east(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("E", extra_rows=0)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@pytest.fixture(scope="module")
-def west(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("W", extra_rows=1)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@contextlib.contextmanager
-def committed(backend, tenant: SeededTenant) -> Iterator[None]:
-    with backend.app.app_context(), tenant_context(tenant.ref), unit_of_work():
-        yield
 
 
 def run_clock(backend, env: dict, tenants_: list[SeededTenant]) -> None:

@@ -10,53 +10,25 @@ them directly (the fan-out would also reach the session tenants, which must stay
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from rq import Queue
 from rq.job import Job
 
-from repairqc.db import db, tenant_context, unit_of_work, utcnow
+from repairqc.db import db, utcnow
 from repairqc.feedback import services
 from repairqc.feedback.models import SatisfactionSurvey, SurveyStatus
-from repairqc.feedback.tasks import dispatch_surveys, moment_of
+from repairqc.feedback.tasks import dispatch_surveys
 from repairqc.jobs import enqueue
-from repairqc.jobs.periodic import periodic_job
+from repairqc.jobs.periodic import periodic_job, run_moment
 from repairqc.notifications.models import CustomerMessage
-from repairqc.tenants import services as tenants
-from tests.conftest import SeededTenant, provision_seeded
+from tests.conftest import SeededTenant, committed
 from tests.test_feedback_services import delivered_order
 from tests.test_jobs import run_worker
 from tests.test_supervision_jobs import worker_env  # noqa: F401  (the fixture: Redis queues + SMTP)
 
 SUBJECT = "How was your repair at"
-
-
-@pytest.fixture(scope="module")
-def kilo(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("K", extra_rows=0)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@pytest.fixture(scope="module")
-def lima(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("L", extra_rows=1)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@contextlib.contextmanager
-def committed(backend, tenant: SeededTenant) -> Iterator[None]:
-    with backend.app.app_context(), tenant_context(tenant.ref), unit_of_work():
-        yield
 
 
 def run_dispatch(backend, env: dict, tenants_: list[SeededTenant], now) -> None:
@@ -78,49 +50,49 @@ def test_the_entry_is_hourly_and_names_the_job():
 
 def test_the_run_sends_for_now_today_and_for_the_end_of_another_day():
     now = utcnow()
-    assert abs((moment_of(now.date().isoformat()) - now).total_seconds()) < 60
-    assert moment_of("2026-01-05").isoformat().startswith("2026-01-05T23:59:59")
-    assert moment_of("2026-01-05", "2026-01-05T10:00:00").hour == 10
+    assert abs((run_moment(now.date().isoformat()) - now).total_seconds()) < 60
+    assert run_moment("2026-01-05").isoformat().startswith("2026-01-05T23:59:59")
+    assert run_moment("2026-01-05", "2026-01-05T10:00:00").hour == 10
 
 
 def test_due_surveys_are_sent_once_in_the_customers_language(
     backend,
-    kilo,
-    lima,
+    east,
+    west,
     worker_env,  # noqa: F811
 ):
     box = worker_env["box"]
-    with committed(backend, kilo):
-        english = services.survey_of(delivered_order(kilo, email="en.customer@example.com")).id
+    with committed(backend, east):
+        english = services.survey_of(delivered_order(east, email="en.customer@example.com")).id
         chinese = services.survey_of(
-            delivered_order(kilo, email="zh.customer@example.com", language="zh_Hans_CN")
+            delivered_order(east, email="zh.customer@example.com", language="zh_Hans_CN")
         ).id
-        phone_only = services.survey_of(delivered_order(kilo, email=None)).id
-    with committed(backend, lima):
-        theirs = services.survey_of(delivered_order(lima, email="lima.customer@example.com")).id
-    with committed(backend, kilo):
+        phone_only = services.survey_of(delivered_order(east, email=None)).id
+    with committed(backend, west):
+        theirs = services.survey_of(delivered_order(west, email="west.customer@example.com")).id
+    with committed(backend, east):
         due = db.session.get(SatisfactionSurvey, english).send_after
 
     def survey_mails():
         return [m for m in box.messages if SUBJECT in m["Subject"] or "/survey/" in m.get_content()]
 
-    run_dispatch(backend, worker_env, [kilo, lima], due - timedelta(hours=1))  # not yet
+    run_dispatch(backend, worker_env, [east, west], due - timedelta(hours=1))  # not yet
     assert survey_mails() == []
 
-    run_dispatch(backend, worker_env, [kilo, lima], due + timedelta(hours=1))
+    run_dispatch(backend, worker_env, [east, west], due + timedelta(hours=1))
     mails = survey_mails()
     assert sorted(m["To"] for m in mails) == [
         "en.customer@example.com",
-        "lima.customer@example.com",
+        "west.customer@example.com",
         "zh.customer@example.com",
     ]
     (en,) = [m for m in mails if m["To"] == "en.customer@example.com"]
-    assert en["Subject"].startswith(SUBJECT) and kilo.store_sentinel("S1") in en["Subject"]
+    assert en["Subject"].startswith(SUBJECT) and east.store_sentinel("S1") in en["Subject"]
     body = en.get_content()
-    assert f"http://{kilo.host}/survey/" in body and "SENTINEL-L" not in body
+    assert f"http://{east.host}/survey/" in body and "SENTINEL-L" not in body
     (zh,) = [m for m in mails if m["To"] == "zh.customer@example.com"]
     assert "年" in zh.get_content()  # the link's end date, written the Chinese way
-    with committed(backend, kilo):
+    with committed(backend, east):
         statuses = {
             s.id: s.status
             for s in db.session.scalars(
@@ -141,20 +113,20 @@ def test_due_surveys_are_sent_once_in_the_customers_language(
         )
         assert languages[f"survey:{chinese}:invitation"] == "zh_Hans_CN"
         assert languages[f"survey:{english}:invitation"] == "en"
-    with committed(backend, lima):
+    with committed(backend, west):
         assert db.session.get(SatisfactionSurvey, theirs).status is SurveyStatus.SENT
 
     # the link opens the survey on the tenant's host
     link = "/survey/" + body.split("/survey/", 1)[1].split()[0]
     with backend.app.app_context():
-        page = backend.app.test_client().get(link, base_url=f"http://{kilo.host}")
+        page = backend.app.test_client().get(link, base_url=f"http://{east.host}")
     assert page.status_code == 200 and 'data-testid="survey-form"' in page.text
 
     # the same hour again, and a day later: nothing twice
-    run_dispatch(backend, worker_env, [kilo, lima], due + timedelta(hours=1))
-    run_dispatch(backend, worker_env, [kilo, lima], due + timedelta(days=1))
+    run_dispatch(backend, worker_env, [east, west], due + timedelta(hours=1))
+    run_dispatch(backend, worker_env, [east, west], due + timedelta(days=1))
     assert len(survey_mails()) == 3
-    with committed(backend, kilo):
+    with committed(backend, east):
         assert (
             db.session.scalar(
                 sa.select(sa.func.count())

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale, gettext
 
 from repairqc.complaints.models import Complaint, ComplaintChannel
 from repairqc.db import db, utcnow
@@ -300,7 +301,9 @@ def test_the_customer_answers_in_chinese_and_a_low_score_gets_a_kind_answer(app,
     # the link again, in another browser: already answered; a second answer is refused
     other_browser = app.test_client()
     shown = get(other_browser, alpha, link)
-    assert "This survey has already been answered. Thank you!" in shown.text
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        already = gettext("This survey has already been answered. Thank you!")
+    assert already in shown.text and already != "This survey has already been answered. Thank you!"
     assert 'data-testid="survey-form"' not in shown.text and 'data-testid="survey-sorry"' not in shown.text
     again = post(other_browser, alpha, link, data)
     assert again.status_code == 409 and 'data-testid="survey-answered"' in again.text

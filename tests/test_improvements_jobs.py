@@ -14,16 +14,13 @@ the next one due in 90 days.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import date, timedelta
 
-import pytest
 import sqlalchemy as sa
 from rq import Queue
 from rq.job import Job
 
-from repairqc.db import db, tenant_context, unit_of_work
+from repairqc.db import db
 from repairqc.improvements import services
 from repairqc.improvements.models import (
     ImprovementArea,
@@ -34,36 +31,11 @@ from repairqc.improvements.models import (
 from repairqc.improvements.tasks import remind_improvements_due
 from repairqc.jobs import enqueue
 from repairqc.jobs.periodic import periodic_job
-from repairqc.tenants import services as tenants
-from tests.conftest import SeededTenant, provision_seeded, staff, store
+from tests.conftest import SeededTenant, committed, staff, store
 from tests.test_jobs import run_worker
 from tests.test_supervision_jobs import worker_env  # noqa: F401  (the fixture: Redis queues + SMTP)
 
 TODAY = date.today()
-
-
-@pytest.fixture(scope="module")
-def east(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("E", extra_rows=0)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@pytest.fixture(scope="module")
-def west(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("W", extra_rows=1)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@contextlib.contextmanager
-def committed(backend, tenant: SeededTenant) -> Iterator[None]:
-    with backend.app.app_context(), tenant_context(tenant.ref), unit_of_work():
-        yield
 
 
 def run_due(backend, env: dict, tenants_: list[SeededTenant], day: date) -> None:

@@ -10,53 +10,25 @@ seeded).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from rq import Queue
 from rq.job import Job
 
-from repairqc.db import db, tenant_context, unit_of_work, utcnow
+from repairqc.db import db, utcnow
 from repairqc.incidents import services
 from repairqc.incidents.models import Incident, IncidentAlert, IncidentUpdate, PlanKind, Severity
 from repairqc.incidents.tasks import send_incident_updates
 from repairqc.jobs import enqueue
 from repairqc.jobs.periodic import periodic_job
 from repairqc.repairs.models import RepairOrderStatus as S
-from repairqc.tenants import services as tenants
-from tests.conftest import SeededTenant, provision_seeded, staff, store
+from tests.conftest import SeededTenant, committed, staff, store
 from tests.test_incidents_services import add_order
 from tests.test_jobs import run_worker
 from tests.test_supervision_jobs import worker_env  # noqa: F401  (the fixture: Redis queues + SMTP)
 
 NOW = utcnow().replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def east(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("E", extra_rows=0)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@pytest.fixture(scope="module")
-def west(backend) -> Iterator[SeededTenant]:
-    with backend.app.app_context():
-        tenant = provision_seeded("W", extra_rows=1)
-    yield tenant
-    with backend.app.app_context(), unit_of_work():
-        tenants.delete_tenant(tenant.ref.slug)
-
-
-@contextlib.contextmanager
-def committed(backend, tenant: SeededTenant) -> Iterator[None]:
-    with backend.app.app_context(), tenant_context(tenant.ref), unit_of_work():
-        yield
 
 
 def work(backend, env: dict) -> None:

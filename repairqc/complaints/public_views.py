@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -34,11 +34,11 @@ from repairqc.db import current_tenant, db
 from repairqc.errors import DomainError
 from repairqc.extensions import limiter
 from repairqc.i18n import normalise_locale, select_locale
+from repairqc.public_pages import client_key, public_blueprint, tenant_key
 from repairqc.repairs.models import RepairOrder
 from repairqc.stores.models import Store
-from repairqc.tenants import resolution
 
-bp = Blueprint("complaints_public", __name__)
+bp = public_blueprint("complaints_public", __name__)
 
 #: A person needs longer than this to fill the form in; a bot does not.
 MIN_FILL_SECONDS = 3
@@ -57,20 +57,6 @@ def clock() -> float:
 # --- request plumbing ----------------------------------------------------------------------------
 
 
-@bp.before_request
-def _tenant_host_only():
-    if g.get("tenant") is None:
-        abort(404)
-
-
-@bp.after_request
-def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
 def address_limit() -> str:
     return current_app.config["COMPLAINT_FORM_RATE_LIMIT"]
 
@@ -79,19 +65,13 @@ def store_limit() -> str:
     return current_app.config["COMPLAINT_FORM_STORE_RATE_LIMIT"]
 
 
-def _tenant_key() -> str:
-    # The tenant, not the raw Host header (one tenant has many spellings of it).
-    tenant = g.get("tenant") or resolution.lookup(resolution.request_host())
-    return str(tenant.ref.id) if tenant else resolution.request_host()
-
-
 def _address_key() -> str:
-    return f"complaint|{_tenant_key()}|{request.remote_addr}"
+    return client_key("complaint")
 
 
 def _store_key() -> str:
     code = (request.view_args or {}).get("code", "")[:MAX_CODE_LENGTH].upper()
-    return f"complaint-store|{_tenant_key()}|{code}"
+    return f"complaint-store|{tenant_key()}|{code}"
 
 
 def _page_locale(default: str | None = None) -> str:

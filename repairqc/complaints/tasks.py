@@ -68,7 +68,7 @@ def send_deadline_mail(complaint_id: int, user_id: int, kind: str, now_iso: str)
     }
     with force_locale(normalise_locale(user.locale) or "en"):
         context["deadline"] = services.describe_deadline(complaint, now).text
-        context["due"] = services.localparse_moment(complaint.first_contact_due_at, complaint.store)
+        context["due"] = services.local_moment(complaint.first_contact_due_at, complaint.store)
         context["category"] = complaint.category.label if complaint.category else ""
         subject = render_template(f"complaints/mail/{kind}_subject.txt", **context).strip()
         body = render_template(f"complaints/mail/{kind}.txt", **context)

@@ -12,7 +12,7 @@ The answer is rate-limited per client address and tenant, and CSRF-protected.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -24,30 +24,15 @@ from repairqc.feedback import services
 from repairqc.feedback.forms import SurveyForm
 from repairqc.feedback.models import DIMENSIONS, SatisfactionSurvey
 from repairqc.i18n import normalise_locale, select_locale
+from repairqc.public_pages import client_key, public_blueprint
 from repairqc.repairs.tracking_views import first_name
-from repairqc.tenants import resolution
 
-bp = Blueprint("survey", __name__)
+bp = public_blueprint("survey", __name__)
 
 #: Real tokens are about 90 characters; anything far longer is not worth verifying.
 MAX_TOKEN_LENGTH = 512
 #: Where the page remembers, for this browser, the survey just answered and what to tell.
 JUST_ANSWERED = "survey_just_answered"
-
-
-@bp.before_request
-def _tenant_host_only():
-    if g.get("tenant") is None:
-        abort(404)
-
-
-@bp.after_request
-def _private(response):
-    """The token in the URL is the key to the survey: keep it out of caches, indexes, referrers."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
 
 
 def survey_rate_limit() -> str:
@@ -56,9 +41,7 @@ def survey_rate_limit() -> str:
 
 
 def _client_key() -> str:
-    # The tenant, not the raw Host header (one tenant has many spellings).
-    tenant = g.get("tenant") or resolution.lookup(resolution.request_host())
-    return f"survey|{tenant.ref.id if tenant else resolution.request_host()}|{request.remote_addr}"
+    return client_key("survey")
 
 
 def _locale(survey: SatisfactionSurvey) -> str:

@@ -20,11 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from babel import dates as babel_dates
 from flask import (
-    Blueprint,
-    abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -39,6 +36,7 @@ from repairqc.db import db
 from repairqc.errors import DomainError, NotFound
 from repairqc.extensions import limiter
 from repairqc.i18n import normalise_locale, select_locale
+from repairqc.public_pages import client_key, public_blueprint
 from repairqc.repairs import services
 from repairqc.repairs.models import (
     DecisionMethod,
@@ -50,9 +48,8 @@ from repairqc.repairs.models import (
 from repairqc.repairs.models import RepairOrderStatus as S
 from repairqc.repairs.workflow import CustomerActor
 from repairqc.stores.models import Store
-from repairqc.tenants import resolution
 
-bp = Blueprint("tracking", __name__)
+bp = public_blueprint("tracking", __name__)
 
 #: Real tokens are about 100 characters; anything far longer is not worth verifying.
 MAX_TOKEN_LENGTH = 512
@@ -63,30 +60,13 @@ BEFORE_READY = frozenset({S.RECEIVED, S.DIAGNOSING, S.QUOTED, S.APPROVED, S.IN_R
 # --- request plumbing ----------------------------------------------------------------------------
 
 
-@bp.before_request
-def _tenant_host_only():
-    if g.get("tenant") is None:
-        abort(404)
-
-
-@bp.after_request
-def _private(response):
-    """The token in the URL is the key to the order: keep it out of caches, indexes, referrers."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
 def tracking_rate_limit() -> str:
     """Answers to a quote allowed per client address and tenant."""
     return current_app.config["TRACKING_RATE_LIMIT"]
 
 
 def _client_key() -> str:
-    # The tenant, not the raw Host header (see accounts.views: one tenant has many spellings).
-    tenant = g.get("tenant") or resolution.lookup(resolution.request_host())
-    return f"tracking|{tenant.ref.id if tenant else resolution.request_host()}|{request.remote_addr}"
+    return client_key("tracking")
 
 
 def _order(token: str) -> RepairOrder:
