@@ -37,6 +37,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "COMPLAINT_FORM_RATE_LIMIT": ("5 per hour", "complaints per client address on a public form"),
     "COMPLAINT_FORM_STORE_RATE_LIMIT": ("100 per day", "complaints one store's form takes, from anywhere"),
     "SURVEY_RATE_LIMIT": ("20 per hour", "survey answers allowed per client address"),
+    "PASSWORD_HASH_METHOD": ("scrypt", "werkzeug's method for new password hashes; keep the default"),
     "TRACKING_RATE_LIMIT": ("20 per hour", "quote answers allowed per client address on the tracking page"),
     "TRACKING_LINK_MAX_AGE": (30 * 24 * 3600, "seconds a customer's order-tracking link stays valid"),
     "TENANT_ENGINE_CACHE_SIZE": (64, "SQLite: per-tenant engines kept open (LRU)"),

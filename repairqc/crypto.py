@@ -147,3 +147,12 @@ def _rehash_customers(counts: dict[str, int]) -> None:
             rehashed += 1
     db.session.flush()
     counts["customers (search keys)"] = rehashed
+
+
+def hash_password(password: str) -> str:
+    """A password hash by werkzeug, with `PASSWORD_HASH_METHOD` (scrypt by default). The test
+    suite sets a cheap method: it signs in thousands of times, and scrypt's cost is the point
+    in production, not in tests. Checking reads the method from the hash itself."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])

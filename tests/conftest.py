@@ -85,6 +85,8 @@ def make_app(database_url: str, tenant_dir: Path, **overrides) -> Flask:
         # The product's default is the logging provider; tests start with no SMS at all, so a
         # phone-only customer is one the store must call, and opt in to texts where they test them.
         "SMS_BACKEND": "none",
+        # Thousands of sign-ins: a cheap hash here; scrypt's cost matters in production only.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "PREFERRED_URL_SCHEME": "http",
     }
     config.update(overrides)

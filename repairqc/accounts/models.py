@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
+from repairqc.crypto import hash_password
 from repairqc.db import TenantBase, current_tenant
 from repairqc.errors import DomainError
 from repairqc.models_base import LabelledEnum, Timestamped, Versioned, enum_column, enum_labels, field
@@ -90,7 +91,7 @@ class StaffUser(UserMixin, Timestamped, Versioned, TenantBase):
         return hashlib.sha256((self.password_hash or "unset").encode()).hexdigest()[:16]
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)  # scrypt, werkzeug's default
+        self.password_hash = hash_password(password)  # scrypt unless PASSWORD_HASH_METHOD says otherwise
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)

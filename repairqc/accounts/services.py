@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
+from repairqc.crypto import hash_password
 from repairqc.db import current_tenant, db, on_commit, utcnow
 from repairqc.errors import DomainError
 from repairqc.stores.models import Store
@@ -24,7 +25,7 @@ MIN_PASSWORD_LENGTH = 10
 @functools.cache
 def _dummy_hash() -> str:
     # Checked when no account matches, so a wrong e-mail costs as long as a wrong password.
-    return generate_password_hash(secrets.token_hex(16))
+    return hash_password(secrets.token_hex(16))
 
 
 def normalise_email(email: str) -> str:

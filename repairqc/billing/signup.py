@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from werkzeug.security import generate_password_hash
 
 from repairqc.accounts.models import Role
 from repairqc.accounts.services import create_staff_user, normalise_email, validate_password
@@ -28,6 +27,7 @@ from repairqc.billing.models import (
     SubscriptionStatus,
 )
 from repairqc.billing.services import apply_stripe_subscription, get_plan, parse_interval, set_status
+from repairqc.crypto import hash_password
 from repairqc.db import db, on_commit, utcnow
 from repairqc.errors import DomainError, NotFound
 from repairqc.i18n import normalise_locale
@@ -96,7 +96,7 @@ def start(
         business_name=business_name.strip(),
         owner_name=owner_name.strip(),
         owner_email=email,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         locale=normalise_locale(locale) or "en",
         plan=plan,
         interval=billing_interval,

@@ -11,8 +11,9 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
+from repairqc.crypto import hash_password
 from repairqc.db import ControlBase, utcnow
 from repairqc.models_base import LabelledEnum, Timestamped, enum_column, enum_labels, field
 
@@ -34,7 +35,7 @@ class Operator(UserMixin, ControlBase):
         return f"operator:{self.id}"
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

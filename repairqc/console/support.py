@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from werkzeug.security import generate_password_hash
 
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
 from repairqc.audit.services import Actor, acting_as
 from repairqc.billing.models import SupportSession
 from repairqc.console.models import Operator
+from repairqc.crypto import hash_password
 from repairqc.db import current_tenant, db, utcnow
 from repairqc.errors import DomainError, NotFound
 from repairqc.tenants.models import Tenant, TenantStatus
@@ -131,7 +131,7 @@ def _support_account(session: SupportSession) -> StaffUser:
         )
     user.full_name = f"RepairQC support: {operator.full_name}"
     user.is_active = True
-    user.password_hash = generate_password_hash(secrets.token_urlsafe(32))
+    user.password_hash = hash_password(secrets.token_urlsafe(32))
     user.roles = [RoleAssignment(role=Role.AUDITOR, store=None)]
     user.last_login_at = utcnow()
     db.session.flush()
