@@ -11,6 +11,7 @@ from flask import Flask
 from redis import Redis
 
 from repairqc.accounts.models import StaffUser
+from repairqc.config import load_config
 from repairqc.crypto import _fernet
 from repairqc.db import db
 from repairqc.repairs.models import Customer, Device
@@ -201,13 +202,16 @@ def test_cookie_settings_default_to_secure(monkeypatch, tmp_path):
 # --- secrets at rest ---------------------------------------------------------------------------
 
 
-def test_passwords_are_stored_as_scrypt_hashes(app, alpha):
+def test_passwords_are_stored_as_salted_hashes_scrypt_by_default(app, alpha, monkeypatch):
+    # The suite hashes with a cheap method (tests/conftest.make_app); the product's is scrypt.
+    assert load_config(app.instance_path, {"SECRET_KEY": "x"})["PASSWORD_HASH_METHOD"] == "scrypt"
+    method = app.config["PASSWORD_HASH_METHOD"].split(":")[0]
     with in_tenant(app, alpha):
         table = StaffUser.__table__
         raw = db.session.connection().execute(sa.select(table.c.email, table.c.password_hash)).all()
         assert len(raw) == len(alpha.users)
         for email, stored in raw:
-            assert stored.startswith("scrypt:"), email
+            assert stored.startswith(f"{method}:"), email
             assert PASSWORD not in stored
         for row in db.session.connection().execute(sa.select(table)).mappings():
             assert PASSWORD not in repr(dict(row))
@@ -215,6 +219,9 @@ def test_passwords_are_stored_as_scrypt_hashes(app, alpha):
         assert user.check_password(PASSWORD) and not user.check_password(PASSWORD.upper())
         # two users with the same password get different hashes (salted)
         assert len({stored for _email, stored in raw}) == len(raw)
+        monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", "scrypt")
+        user.set_password("another secret 42")
+        assert user.password_hash.startswith("scrypt:") and user.check_password("another secret 42")
 
 
 def test_the_staff_edit_form_does_not_reveal_password_hashes(app, client, alpha):
