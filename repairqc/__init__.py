@@ -85,6 +85,21 @@ def _init_extensions(app: Flask) -> None:
     register_incidents_views(admin)
     register_report_views(admin)
     register_billing_views(admin)
+    from repairqc.analytics.views import register_analytics_views  # issue #9: HB §7.2
+
+    register_analytics_views(admin)
+    from repairqc.dataquality.views import register_dataquality_views
+
+    register_dataquality_views(admin)
+    from repairqc.imports.views import register_imports_views  # issue #9: imports
+
+    register_imports_views(admin)
+    from repairqc.backups.views import register_backup_views  # issue #9: backups
+
+    register_backup_views(admin)
+    from repairqc.privacy.views import register_privacy_views  # issue #9: access and confidentiality
+
+    register_privacy_views(admin)
     app.after_request(declare_language)
 
 

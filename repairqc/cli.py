@@ -50,10 +50,14 @@ def _all_tenants(with_schema_only: bool = True) -> list[Tenant]:
 @click.option("--name", required=True, help="The provider's name.")
 @click.option("--owner-email", help="Create an owner account with this e-mail.")
 @click.option("--owner-name", default="Owner", show_default=True)
-def create_tenant(slug: str, name: str, owner_email: str | None, owner_name: str) -> None:
+@click.option("--empty", is_flag=True, help="The schema only, no first rows: a target for `backups restore`.")
+def create_tenant(slug: str, name: str, owner_email: str | None, owner_name: str, empty: bool) -> None:
     """Create and provision tenant SLUG (served at SLUG.BASE_DOMAIN)."""
     from repairqc.accounts.models import Role
     from repairqc.accounts.services import create_staff_user
+
+    if empty and owner_email:
+        raise click.UsageError("--empty makes a tenant without rows: it takes no --owner-email")
 
     password = secrets.token_urlsafe(12) if owner_email else None
 
@@ -62,7 +66,7 @@ def create_tenant(slug: str, name: str, owner_email: str | None, owner_name: str
             create_staff_user(owner_email, owner_name, password, roles=[(Role.OWNER, None)])
 
     with command_context():
-        tenant = services.create_tenant(slug, name, seed=seed)
+        tenant = services.create_tenant(slug, name, seed=None if empty else seed, empty=empty)
     click.echo(f"created {tenant.slug} ({tenant.schema}) at {services.tenant_host(tenant.slug)}")
     if owner_email:
         click.echo(f"owner: {owner_email} / {password}")
@@ -352,19 +356,101 @@ def cron() -> None:
 @crypto_cli.command("rotate")
 @click.argument("slugs", nargs=-1)
 @click.option("--all", "all_tenants", is_flag=True, help="Every tenant with a schema.")
-def rotate_keys(slugs: tuple[str, ...], all_tenants: bool) -> None:
-    """Re-encrypt sensitive fields under the first ENCRYPTION_KEY and re-hash search keys
-    under the first LOOKUP_KEY, tenant by tenant (one transaction each)."""
-    from repairqc.crypto import rotate_tenant_data
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Rows per transaction; an interruption loses at most one batch.",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Ignore checkpoints and check every row again (values under the new key are skipped).",
+)
+def rotate_keys(slugs: tuple[str, ...], all_tenants: bool, batch_size: int, restart: bool) -> None:
+    """Re-encrypt sensitive fields under the first ENCRYPTION_KEY and re-hash search keys under
+    the first LOOKUP_KEY, tenant by tenant, in batches. Interrupted? Run it again: it resumes."""
+    from repairqc.crypto_rotation import (
+        PassResult,
+        Progress,
+        RotationInterrupted,
+        RotationRefused,
+        rotate_tenant,
+        rotation_passes,
+    )
     from repairqc.db import tenant_context
 
     if not slugs and not all_tenants:
         raise click.UsageError("name tenants or pass --all")
-    tenants = [t for t in _all_tenants() if all_tenants or t.slug in slugs]
+    try:
+        rotation_passes()  # the same tables and keys in every tenant: refuse before touching any
+    except RotationRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:  # Fernet's refusal of a malformed key
+        raise click.ClickException(
+            f"ENCRYPTION_KEY holds a key that is not a Fernet key ({exc}); nothing rotated"
+        ) from exc
+    known = _all_tenants()
+    unknown = sorted(set(slugs) - {t.slug for t in known})
+    if unknown:
+        raise click.UsageError(f"no tenant with a schema is called {', '.join(unknown)}; nothing rotated")
+    tenants = [t for t in known if all_tenants or t.slug in slugs]
+    again = f"flask crypto rotate {'--all' if all_tenants else ' '.join(slugs)}"
+
+    def progress(step: Progress) -> None:
+        click.echo(f"  {step.name}: {step.rows_done}/{step.total_rows} rows, {step.rows_rewritten} rewritten")
+
+    def summary(result: PassResult) -> None:
+        if result.already_finished is not None:
+            click.echo(
+                f"  {result.name}: already finished under key {result.fingerprint} "
+                f"({result.already_finished:%Y-%m-%d %H:%M} UTC), 0 rewritten"
+            )
+        else:
+            resumed = f", resumed after id {result.resumed_after}" if result.resumed_after else ""
+            click.echo(
+                f"  {result.name}: {result.rows_checked} rows checked, {result.rows_rewritten} rewritten"
+                f" under key {result.fingerprint}{resumed}"
+            )
+        if result.changed_meanwhile:
+            click.echo(
+                f"  {result.name}: {result.changed_meanwhile} rows were saved by someone else meanwhile;"
+                " their new values were kept."
+            )
+        if result.rows_unreadable_total:
+            # Never passed over in silence: these values are lost once their key is removed.
+            more = ", ..." if result.rows_unreadable > len(result.unreadable_ids) else ""
+            shown = ", ".join(map(str, result.unreadable_ids))
+            ids = f" (ids {shown}{more})" if shown else ""
+            click.echo(
+                f"  WARNING {result.name}: {result.rows_unreadable_total} rows hold values no configured"
+                f" key can read{ids}; they were left as they are.",
+                err=True,
+            )
+
+    failed: list[str] = []
     for tenant in tenants:
-        with tenant_context(tenant.ref), command_context():
-            counts = rotate_tenant_data()
-        click.echo(f"{tenant.slug}: " + ", ".join(f"{table} {n}" for table, n in sorted(counts.items())))
+        click.echo(f"{tenant.slug}: rotating")
+        try:
+            with tenant_context(tenant.ref), acting_as(Actor("cli", None, f"cli:{getpass.getuser()}")):
+                results = rotate_tenant(batch_size, restart, on_progress=progress, on_pass=summary)
+        except RotationInterrupted as exc:
+            click.echo(f"{tenant.slug}: stopped in {exc.pass_name}: {exc.cause!r}", err=True)
+            if not isinstance(exc.cause, Exception):  # Ctrl-C: stop here, not at the next tenant
+                raise click.ClickException(
+                    f"interrupted; finished batches are kept. Run `{again}` again to resume."
+                ) from exc
+            failed.append(tenant.slug)
+            continue
+        rewritten = sum(r.rows_rewritten for r in results)
+        unreadable = sum(r.rows_unreadable_total for r in results)
+        click.echo(f"{tenant.slug}: done, {rewritten} rows rewritten, {unreadable} with unreadable values")
+    if failed:
+        raise click.ClickException(
+            f"rotation stopped for {', '.join(failed)}; finished batches are kept."
+            f" Run `{again}` again to resume."
+        )
 
 
 billing_cli = AppGroup("billing", help="Plans and subscriptions.")
@@ -414,3 +500,6 @@ def register_commands(app: Flask) -> None:
         cron,
     ):
         app.cli.add_command(command)
+    from repairqc.backups.cli import backups_cli  # issue #9: backups
+
+    app.cli.add_command(backups_cli)

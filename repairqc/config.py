@@ -72,6 +72,25 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     ),
     "EXPORT_DIR": ("", "folder of tenant data exports, shared by web and workers; empty = instance/exports"),
     "EXPORT_RETENTION_DAYS": (30, "days an export archive is kept for download before it is removed"),
+    "DATAQUALITY_WINDOW_MONTHS": (12, "months of past orders the anomaly scan compares with (HB §7.1.2)"),
+    "DATAQUALITY_MIN_SAMPLE": (
+        20,
+        "fewest past orders of a device category or state before the anomaly scan flags",
+    ),
+    "DATAQUALITY_STUCK_FLOOR_HOURS": (
+        48,
+        "hours an order may stay in one state before it can be flagged stuck",
+    ),
+    "IMPORT_MAX_ROWS": (
+        20000,
+        "most data rows one import file may hold (customers, devices, equipment, staff)",
+    ),
+    "IMPORT_PREVIEW_HOURS": (48, "hours an unconfirmed import keeps its file before it is cancelled"),
+    "BACKUP_DIR": ("", "folder of tenant backups, shared by web and workers; empty = instance/backups"),
+    "BACKUP_RETENTION_DAYS": (
+        14,
+        "days a backup file is kept; a tenant's newest successful one is always kept",
+    ),
     "SIGNUP_HOLD_HOURS": (24, "hours an address stays reserved for a sign-up at Stripe Checkout"),
     "SUPPORT_SESSION_MINUTES": (30, "longest operator support session into a tenant"),
 }

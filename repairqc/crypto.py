@@ -96,57 +96,27 @@ def lookup_hash(kind: str, normalised: str) -> str | None:
 # --- rotation ---------------------------------------------------------------------------------------
 
 
-def rotate_tenant_data() -> dict[str, int]:
+def encryption_keys() -> list[bytes]:
+    """The field-encryption keys, the one new values are written under first."""
+    return _keys("ENCRYPTION_KEY", "field-encryption")
+
+
+def lookup_keys() -> list[bytes]:
+    """The search-hash keys, the one new hashes are computed under first."""
+    return _keys("LOOKUP_KEY", "lookup-hash")
+
+
+def rotate_tenant_data(batch_size: int = 500) -> dict[str, int]:
     """Re-encrypt every encrypted column of the current tenant under the first key, and rewrite
     the search hashes under the first lookup key. Returns the rows rewritten per table.
 
     Run after putting a new key first in ENCRYPTION_KEY / LOOKUP_KEY; once it has run for every
-    tenant, the old keys can be removed. The raw column is read and written (no decrypt/encrypt
-    round trip through the ORM), so a value unreadable under every key is left untouched.
+    tenant, the old keys can be removed. Batched, checkpointed and resumable: see
+    `repairqc.crypto_rotation` (where `flask crypto rotate` gets its progress and report).
     """
-    from repairqc.db import TenantBase, db
+    from repairqc.crypto_rotation import rotate_tenant
 
-    counts: dict[str, int] = {}
-    for mapper in TenantBase.registry.mappers:
-        table = mapper.local_table
-        encrypted = [c for c in table.columns if isinstance(c.type, EncryptedString)]
-        if not encrypted:
-            continue
-        raw = [sa.type_coerce(c, sa.Text).label(c.name) for c in encrypted]
-        rows = db.session.execute(sa.select(table.c.id, *raw)).all()
-        changed = 0
-        for row in rows:
-            values: dict[str, str] = {}
-            for column in encrypted:
-                token = getattr(row, column.name)
-                if token and decrypt(token) is not None:
-                    values[column.name] = rotate(token)
-            if values:
-                # type_coerce keeps the TypeDecorator from encrypting the token a second time.
-                db.session.execute(
-                    table.update()
-                    .where(table.c.id == row.id)
-                    .values({table.c[name]: sa.type_coerce(value, sa.Text) for name, value in values.items()})
-                )
-                changed += 1
-        counts[table.name] = changed
-    _rehash_customers(counts)
-    return counts
-
-
-def _rehash_customers(counts: dict[str, int]) -> None:
-    from repairqc.db import db
-    from repairqc.repairs.models import Customer
-
-    rehashed = 0
-    for customer in db.session.execute(sa.select(Customer)).scalars():
-        phone = lookup_hash("phone", normalise_phone(customer.phone or ""))
-        email = lookup_hash("email", normalise_email(customer.email or ""))
-        if (phone, email) != (customer.phone_lookup, customer.email_lookup):
-            customer.phone_lookup, customer.email_lookup = phone, email
-            rehashed += 1
-    db.session.flush()
-    counts["customers (search keys)"] = rehashed
+    return {result.name: result.rows_rewritten for result in rotate_tenant(batch_size=batch_size)}
 
 
 def hash_password(password: str) -> str:

@@ -14,6 +14,7 @@ from repairqc.console.models import Operator
 from repairqc.console.services import create_operator
 from repairqc.db import db, utcnow
 from repairqc.repairs.models import (
+    Customer,
     DecisionMethod,
     Part,
     PaymentMethod,
@@ -160,6 +161,16 @@ def _seed_organisation() -> None:
     seed_complaints(stores)
     seed_improvements(stores, users)
     seed_incidents(stores, users[Role.QA_MANAGER])
+    _seed_duplicate_customer(stores)
+
+
+def _seed_duplicate_customer(stores: dict[str, Store]) -> None:
+    """The first demo customer registered a second time at another store, as happens at a busy
+    counter: the data-quality screen (HB §7.1.2) pairs them by phone and name."""
+    code, name, phone, *_ = CUSTOMERS[0]
+    other = next(store for store_code, store in stores.items() if store_code != code)
+    db.session.add(Customer(store=other, full_name=name.upper(), phone=phone.replace(" ", "-")))
+    db.session.flush()
 
 
 #: A blank signature, as the signature pad would send it (a 1x1 white PNG).

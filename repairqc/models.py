@@ -3,10 +3,13 @@
 from repairqc.accounts.models import RoleAssignment, StaffUser
 from repairqc.assessments.models import Assessment, AssessmentEvent
 from repairqc.audit.models import AuditLog
+from repairqc.backups.models import TenantBackup
 from repairqc.billing import limits  # noqa: F401  (the plan-limit flush guard)
 from repairqc.billing.models import Plan, SignUp, StripeEvent, Subscription, SupportSession
 from repairqc.complaints.models import Complaint, ComplaintCategory, ComplaintContact, ComplaintEvent
 from repairqc.console.models import Operator, StandardTemplate, TenantExport, TenantRollup
+from repairqc.crypto_rotation import KeyRotationProgress
+from repairqc.dataquality.models import CustomerMerge, DataAnomaly, DuplicateDismissal
 from repairqc.equipment.models import (
     CalibrationRecord,
     EquipmentDocument,
@@ -20,6 +23,7 @@ from repairqc.equipment.models import (
 )
 from repairqc.feedback.models import FollowUp, FollowUpAttempt, SatisfactionSurvey
 from repairqc.files.models import StoredFile
+from repairqc.imports.models import ImportRun
 from repairqc.improvements.models import (
     ImprovementReminder,
     ImprovementSuggestion,
@@ -47,6 +51,7 @@ from repairqc.inspections.models import (
     RewardPenalty,
 )
 from repairqc.notifications.models import CustomerMessage
+from repairqc.privacy.models import ConfidentialityAgreement, ConfidentialityReminder, DataAccess
 from repairqc.repairs.models import (
     Customer,
     Device,
@@ -95,13 +100,19 @@ __all__ = [
     "ComplaintCategory",
     "ComplaintContact",
     "ComplaintEvent",
+    "ConfidentialityAgreement",
+    "ConfidentialityReminder",
     "CorrectiveAction",
     "CorrectiveActionEvent",
     "CorrectiveActionPhoto",
     "Customer",
+    "CustomerMerge",
     "CustomerMessage",
+    "DataAccess",
+    "DataAnomaly",
     "Device",
     "Domain",
+    "DuplicateDismissal",
     "EmergencyDrill",
     "EmergencyPlan",
     "Enrolment",
@@ -117,6 +128,7 @@ __all__ = [
     "Finding",
     "FollowUp",
     "FollowUpAttempt",
+    "ImportRun",
     "ImprovementReminder",
     "ImprovementSuggestion",
     "Incident",
@@ -128,6 +140,7 @@ __all__ = [
     "InspectionItemResult",
     "InspectionPhoto",
     "InspectionPlan",
+    "KeyRotationProgress",
     "MaintenanceRecord",
     "Operator",
     "OrderPhoto",
@@ -167,6 +180,7 @@ __all__ = [
     "SuggestionEvent",
     "SupportSession",
     "Tenant",
+    "TenantBackup",
     "TenantExport",
     "TenantRollup",
     "TrainingProgramme",

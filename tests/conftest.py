@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+import repairqc.models  # noqa: F401  (every mapper, also for tests that build models without an app)
 from repairqc import create_app
 from repairqc.accounts.models import Role, StaffUser
 from repairqc.accounts.services import create_staff_user
@@ -238,8 +239,15 @@ def seed_tenant(letter: str, extra_rows: int) -> dict:
     for domain in (seed_feedback, seed_complaints, seed_improvements, seed_incidents):  # issue #8's
         db.session.flush()
         domain.seed(s, stores, users)
+    from tests import seed_dataquality, seed_imports, seed_privacy  # issue #9's
+
     db.session.flush()
-    return {"users": users, "store_ids": {k: v.id for k, v in stores.items()}}
+    store_ids = {k: v.id for k, v in stores.items()}
+    seed_dataquality.seed(s, store_ids, extra_rows)
+    seed_imports.seed(s, store_ids, users, extra_rows)
+    seed_privacy.seed(s, users, extra_rows)
+    db.session.flush()
+    return {"users": users, "store_ids": store_ids}
 
 
 def seed_messages(s: str, stores: dict) -> None:

@@ -82,3 +82,37 @@ def test_operator_create_refuses_a_short_password(backend):
         "short",
     )
     assert result.exit_code == 1 and "at least 10 characters" in result.output
+
+
+def test_an_empty_tenant_takes_a_backup_restored_over_it(backend, tmp_path):
+    """`tenants create --empty` is the "restore over an empty tenant" target of issue #9."""
+    app = backend.app
+    source, target = f"src{uuid.uuid4().hex[:6]}", f"emp{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "source.zip"
+    try:
+        assert (
+            run(
+                app, "tenants", "create", source, "--name", "Source", "--owner-email", "o@src.example.com"
+            ).exit_code
+            == 0
+        )
+        refused = run(
+            app, "tenants", "create", target, "--name", "T", "--empty", "--owner-email", "x@t.example.com"
+        )
+        assert refused.exit_code == 2 and "--empty" in refused.output
+        assert run(app, "tenants", "create", target, "--name", "Target", "--empty").exit_code == 0
+        with app.app_context(), tenant_context(tenant(app, target).ref):
+            assert db.session.execute(sa.select(StaffUser)).first() is None  # no first rows at all
+        assert run(app, "backups", "create", source, "-o", str(path)).exit_code == 0
+        restored = run(app, "backups", "restore", str(path), "--into", target)
+        assert restored.exit_code == 0, restored.output
+        with app.app_context(), tenant_context(tenant(app, target).ref):
+            (owner,) = db.session.execute(sa.select(StaffUser)).scalars()
+            assert owner.email == "o@src.example.com"
+        # A seeded tenant is not empty: refused, nothing changed.
+        again = run(app, "backups", "restore", str(path), "--into", source)
+        assert again.exit_code != 0 and "already holds data" in again.output
+    finally:
+        for slug in (source, target):
+            if tenant(app, slug) is not None:
+                run(app, "tenants", "delete", slug, input=f"{slug}\n")

@@ -27,6 +27,7 @@ from repairqc.console.tasks import sweep_exports
 from repairqc.db import TenantBase, db, tenant_context, unit_of_work, utcnow
 from repairqc.files.models import StoredFile
 from repairqc.files.services import store_bytes
+from repairqc.privacy.models import AccessKind, DataAccess
 from repairqc.repairs.models import Customer
 from repairqc.stores.models import Chain, Store
 from repairqc.tenants import services as tenants
@@ -219,6 +220,14 @@ def test_operator_exports_an_ended_tenant_downloads_it_and_it_outlives_the_tenan
             assert tables["stores"][0]["name"] == "Leaving store 离开"
             assert entries[manifest["files"][0]["path"]] == PNG
             assert manifest["files"][0]["path"].endswith("receipt 收据.png")
+            # HB §7.3.1: the owner sees the operator's download in the tenant's access log.
+            with app.app_context(), tenant_context(left.ref):
+                (entry,) = db.session.execute(
+                    sa.select(DataAccess).where(DataAccess.subject == "tenant_export")
+                ).scalars()
+                assert entry.kind is AccessKind.EXPORT and entry.record_id == str(export.id)
+                assert entry.staff_user_id is None and operator.email in entry.staff_name
+                db.session.remove()
 
             # The tenant is deleted; its export stays, marked so, and still downloads.
             deleted = client.post(f"/console/tenants/{left.id}/delete", base_url=PLATFORM)

@@ -143,6 +143,27 @@ MATRIX: dict[str, dict[Role, str]] = {
     "IncidentUpdate": {O: "vx", Q: "vx", I: "v", T: "v", M: "vx", F: "v", H: "v", A: "vx"},
     # Generated cross-store reports name every store: HQ only.
     "ReportRun": {O: "vx", Q: "vx", A: "vx"},
+    # Data quality (HB §7.1.2): the decisions and merge records are HQ's lists (a pair or a merge
+    # may span two stores); the screens decide who merges (Customer "e" and "d" at both stores)
+    # and who dismisses pairs or reviews flags (dataquality.services / .anomalies). Store
+    # managers see their stores' anomaly flags.
+    "DuplicateDismissal": {O: "vx", Q: "vx", A: "vx"},
+    "CustomerMerge": {O: "vx", Q: "vx", A: "vx"},
+    "DataAnomaly": {O: "vx", Q: "vx", M: "v", A: "vx"},
+    # Imports (HB §7.1.1-§7.1.2): the run history; who may import which kind follows the target
+    # model's rights (`imports.kinds.KINDS`). Runs are written only by the import screens.
+    "ImportRun": {O: "vx", Q: "vx", T: "v", M: "v", F: "v", A: "vx"},
+    # Backups (HB §7.3.1): the owner lists, makes and downloads the tenant's backups (control-plane
+    # rows; the whole database, password hashes included, so nobody else).
+    "TenantBackup": {O: "vx"},
+    # HB §7.3.1: the access log is the owner's review of who saw customer data; auditors check
+    # it. Written only by the product, never edited or deleted (no "c", "e", "d" for anyone).
+    "DataAccess": {O: "vx", A: "vx"},
+    # HB §7.3.2: whoever manages staff records (owner, HR) records the signed agreements.
+    "ConfidentialityAgreement": {O: "vcedx", T: "vcex", A: "vx"},
+    "ConfidentialityReminder": {O: "vx", T: "vx", A: "vx"},
+    # Key rotation checkpoints (HB §7.3.1): written by `flask crypto rotate` only.
+    "KeyRotationProgress": {O: "v", A: "vx"},
     # Traceability: read-only for everyone (HB §2.1.1, §7.3.1).
     "AuditLog": {O: "vx", Q: "v", A: "vx"},
 }

@@ -36,6 +36,7 @@ from repairqc.chapters import CHAPTERS
 from repairqc.db import TenantBase, UTCDateTime, current_tenant_or_none, db
 from repairqc.errors import DomainError, refusal_text
 from repairqc.models_base import Versioned
+from repairqc.privacy.access import log_admin_export, log_admin_list_view, log_admin_record_view
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -167,7 +168,21 @@ class TenantModelView(ModelView):
     def get_one(self, id: Any):
         # Flask-Admin's own get_one uses session.get(), which would bypass the scope.
         pk = self._coerce_pk(id)
-        return None if pk is None else get_scoped(self.model, pk, Action.VIEW)
+        row = None if pk is None else get_scoped(self.model, pk, Action.VIEW)
+        if row is not None:
+            log_admin_record_view(self.model, pk)  # HB §7.3.1: details and edit of customer records
+        return row
+
+    def _export_data(self):
+        count, data = super()._export_data()
+        log_admin_export(self.model, len(data))  # HB §7.3.1: one entry per export, of every model
+        return count, data
+
+    def get_list(self, *args, **kwargs):
+        count, data = super().get_list(*args, **kwargs)
+        if kwargs.get("execute", True):
+            log_admin_list_view(self.model, len(data))  # HB §7.3.1: a list of customers' contact data
+        return count, data
 
     @action(
         "delete",

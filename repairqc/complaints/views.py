@@ -67,6 +67,7 @@ from repairqc.db import db, utcnow
 from repairqc.errors import Conflict, DomainError
 from repairqc.forms_base import store_choices
 from repairqc.i18n import normalise_locale
+from repairqc.privacy.access import log_data_access
 from repairqc.repairs.models import Customer, RepairOrder
 from repairqc.repairs.services import find_customers
 from repairqc.stores.models import Store
@@ -384,6 +385,8 @@ class ComplaintsView(ScopedScreen):
             form = submitted.get(key) or FORMS[key](prefix=key, data=defaults.get(key))
             self._fill(key, form, complaint)
             forms[key] = form
+        # HB §7.3.1: the page shows the complainant's contact details.
+        log_data_access("view", "complaint", record_id=complaint.id)
         return self.render(
             "complaints/complaint.html",
             complaint=complaint,

@@ -144,6 +144,21 @@ def downloadable(export_id: int) -> tuple[Path, str]:
     return path, export.filename or path.name
 
 
+def record_download(export: TenantExport, operator: Operator) -> None:
+    """Log the operator's download in the tenant's own data-access log (HB §7.3.1), so its owner
+    sees every export of their customers' data, this one included, while the tenant exists."""
+    from repairqc.audit.services import Actor, acting_as
+    from repairqc.db import tenant_context
+    from repairqc.privacy.access import log_data_access
+
+    tenant = db.control.get(Tenant, export.tenant_id) if export.tenant_id is not None else None
+    if tenant is None:
+        return  # deleted: no log left to write to
+    name = f"{operator.full_name} <{operator.email}>"
+    with tenant_context(tenant.ref), acting_as(Actor("operator", operator.id, name)):
+        log_data_access("export", "tenant_export", record_id=export.id, detail=export.filename)
+
+
 def remove_archive(export: TenantExport, now: datetime) -> None:
     if export.filename:
         path = archive_path(export)

@@ -26,7 +26,7 @@ from repairqc.accounts.forms import SignInForm
 from repairqc.billing.forms import SupportSessionForm
 from repairqc.console import exports, services, support
 from repairqc.console.forms import TemplateDetailsForm, TemplateUploadForm
-from repairqc.console.models import Operator, StandardTemplate
+from repairqc.console.models import Operator, StandardTemplate, TenantExport
 from repairqc.db import db, unit_of_work, utcnow
 from repairqc.errors import DomainError
 from repairqc.extensions import account_login_rate_limit, limiter, login_rate_limit
@@ -159,6 +159,7 @@ def exports_page():
 def download_export(export_id: int):
     try:
         path, name = exports.downloadable(export_id)
+        exports.record_download(db.control.get(TenantExport, export_id), _operator())
     except DomainError as exc:
         flash(exc.message, "danger")
         return redirect(url_for("console.exports_page"))
@@ -339,3 +340,61 @@ def set_template_active(template_id: int):
     else:
         flash(_("Tenants are no longer offered the template %(code)s.", code=template.code), "info")
     return redirect(url_for("console.templates"))
+
+
+# --- backups (issue #9, HB §7.3.1) -------------------------------------------------------------------
+# Operators see that every tenant is backed up (time, status, size) and can make one now; they do
+# not download here: a backup is tenant data (design.md §3). Whoever runs the servers reaches the
+# files in BACKUP_DIR and restores them with `flask backups restore`.
+
+
+@bp.get("/backups")
+def backups_page():
+    from repairqc.backups import services as backups
+    from repairqc.backups.forms import BackUpNowForm
+    from repairqc.tenants.models import Tenant
+
+    tenants = db.control.execute(sa.select(Tenant).order_by(Tenant.slug)).scalars().all()
+    return render_template(
+        "console/backups.html",
+        tenants=tenants,
+        latest=backups.latest_by_tenant(),
+        last_success=backups.last_success_by_tenant(),
+        backed_up=backups.BACKED_UP_STATUSES,
+        backup_dir=str(backups.backup_dir()),
+        retention_days=current_app.config["BACKUP_RETENTION_DAYS"],
+        form=BackUpNowForm(),
+    )
+
+
+@bp.get("/backups/<int:tenant_id>")
+def tenant_backups(tenant_id: int):
+    from repairqc.backups import services as backups
+    from repairqc.tenants.models import Tenant
+
+    tenant = db.control.get(Tenant, tenant_id)
+    if tenant is None:
+        abort(404)
+    history = backups.tenant_backups(tenant_id)
+    return render_template("console/tenant_backups.html", tenant=tenant, backups=history)
+
+
+@bp.post("/backups/<int:tenant_id>/now")
+def back_up_now(tenant_id: int):
+    from repairqc.backups import services as backups
+    from repairqc.backups.forms import BackUpNowForm
+
+    if not BackUpNowForm().validate_on_submit():
+        flash(_("The form expired or was sent from another page. Reload it and try again."), "danger")
+        return redirect(url_for("console.backups_page")), 303
+    try:
+        with unit_of_work():
+            slug = backups.request_backup(tenant_id, _operator()).tenant_slug
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("console.backups_page")), 303
+    except RedisError as exc:  # raised by the enqueue after the commit
+        flash(_("Redis did not answer: %(error)s", error=str(exc)), "danger")
+        return redirect(url_for("console.backups_page")), 303
+    flash(_("A backup of %(slug)s is being made; it appears here when it is ready.", slug=slug), "info")
+    return redirect(url_for("console.tenant_backups", tenant_id=tenant_id)), 303

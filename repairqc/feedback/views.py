@@ -58,6 +58,7 @@ from repairqc.feedback.models import (
     SatisfactionSurvey,
     SurveyStatus,
 )
+from repairqc.privacy.access import log_data_access
 from repairqc.repairs.models import Customer, RepairOrder
 from repairqc.repairs.models import RepairOrderStatus as S
 from repairqc.stores.models import Store
@@ -199,6 +200,8 @@ class FollowUpsView(ScopedScreen):
                 [e for e in entries if local(e) < e.due_on <= local(e) + timedelta(days=NEXT_DAYS)],
             ),
         ]
+        if customers:  # the list shows each customer's phone number (HB §7.3.1)
+            log_data_access("view", "customer_list", detail=f"follow-ups, {len(customers)} customers")
         return self.render(
             "feedback/follow_ups.html",
             stores=stores,
@@ -293,6 +296,9 @@ class FollowUpsView(ScopedScreen):
         if show_complaint or complaint_form:
             complaint_form = complaint_form or ComplaintForm(prefix="complaint")
             complaint_form.complaint_category.choices = complaint_categories()
+        log_data_access(
+            "view", "follow_up", record_id=follow_up.id, detail=f"customer {follow_up.customer_id}"
+        )  # the page shows the customer's phone and e-mail (HB §7.3.1)
         return self.render(
             "feedback/follow_up.html",
             follow_up=follow_up,
@@ -513,6 +519,7 @@ class CustomerProfileView(ScopedScreen):
             from repairqc.notifications.services import messages_of
 
             messages = [m for m in messages_of(customer) if may_see("CustomerMessage", m.store_id)]
+        log_data_access("view", "customer_profile", record_id=customer.id)  # HB §7.3.1
         return self.render(
             "feedback/profile.html",
             customer=customer,

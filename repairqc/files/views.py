@@ -15,6 +15,7 @@ from flask import Blueprint, abort, send_file
 from repairqc.accounts.permissions import Action, current_grants
 from repairqc.admin.views import INT32_MAX, deny_access, staff_signed_in
 from repairqc.files import services
+from repairqc.privacy.access import log_data_access
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
@@ -32,10 +33,16 @@ def download(file_id: int):
     ):
         abort(404)  # another store's customer file: as if it did not exist
     from repairqc.admin.screens import staff
-    from repairqc.training.services import may_read_file
+    from repairqc.privacy import services as privacy
+    from repairqc.training import services as training
 
-    if not may_read_file(staff(), stored.id):
+    if not training.may_read_file(staff(), stored.id):
         abort(404)  # a colleague's certificate scan: training's rule (may_see_person), no probing
+    if not privacy.may_read_file(staff(), stored.id):
+        abort(404)  # someone else's signed confidentiality agreement (HB §7.3.2)
+    if stored.store_id is not None:
+        # A store's files are its customers' device photos, signatures and attachments (HB §7.3.1).
+        log_data_access("view", "file", record_id=stored.id, detail=stored.filename)
     response = send_file(
         io.BytesIO(stored.data),
         mimetype=stored.content_type,

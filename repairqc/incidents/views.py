@@ -66,6 +66,7 @@ from repairqc.incidents.models import (
     PlanStatus,
     Severity,
 )
+from repairqc.privacy.access import log_data_access
 from repairqc.stores.models import Store
 
 #: Rows per list; the page says when there are more (filters narrow them down).
@@ -584,6 +585,9 @@ class IncidentsView(ScopedScreen):
             forms["action"].step.choices = [("", _("Not a plan step"))] + [
                 (str(n), f"{n}. {text[:80]}") for n, text in enumerate(steps, start=1)
             ]
+        to_call = services.customers_to_call(incident)
+        if to_call:  # HB §7.3.1: the customers' names and phone numbers are on the page
+            log_data_access("view", "incident_customers", record_id=incident.id, detail=str(len(to_call)))
         return self.render(
             "incidents/incident.html",
             incident=incident,
@@ -595,7 +599,7 @@ class IncidentsView(ScopedScreen):
             refusal_messages=refusal_messages or [],
             refusal_on_field=refusal_messages == [],
             affected=len(services.affected_customers(incident.store_id)) if open_ else None,
-            to_call=services.customers_to_call(incident),
+            to_call=to_call,
             command_roles=services.command_roles(incident.plan),
             S=IncidentStatus,
             when=lambda moment: _store_time(incident.store, moment),

@@ -21,6 +21,7 @@ from repairqc.errors import DomainError, FormInvalid
 from repairqc.forms_base import store_choices
 from repairqc.inspections.models import (
     FindingCategory,
+    InspectionChecklist,
     InspectionItemResult,
     InspectionKind,
     InspectionPhoto,
@@ -57,6 +58,12 @@ class PlanForm(FlaskForm):
     name = StringField(_l("Name"), validators=[InputRequired(_l("Give the plan a name.")), Length(max=200)])
     kind = SelectField(_l("Kind"), validate_choice=True)
     recurrence = SelectField(_l("Recurrence"), validate_choice=True)
+    checklist = SelectField(
+        _l("Checklist"),
+        validate_choice=True,
+        default=InspectionChecklist.STORE.value,
+        description=_l("What the inspections of this plan check"),
+    )
     starts_on = DateField(
         _l("First inspection on"), validators=[InputRequired(_l("Enter the date of the first inspection."))]
     )
@@ -74,6 +81,7 @@ class PlanForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.kind.choices = [(k.value, k.label) for k in InspectionKind]
         self.recurrence.choices = [(r.value, r.label) for r in Recurrence]
+        self.checklist.choices = [(c.value, c.label) for c in InspectionChecklist]
         self.inspector.choices = [("", _("(none)"))] + [(str(u.id), u.full_name) for u in inspectors]
         self.stores.choices = store_choices(stores)
         self.store_group.choices = (

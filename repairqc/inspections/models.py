@@ -64,6 +64,21 @@ enum_labels({
     Recurrence.YEARLY: _l("Yearly"),
 })  # fmt: skip
 
+
+class InspectionChecklist(LabelledEnum):
+    """What an inspection checks: the standard's store inspection template (HB §8.1.4), or the
+    confidentiality check of HB §7.3.2 (3) (`repairqc.privacy.checklist`)."""
+
+    STORE = "store"
+    CONFIDENTIALITY = "confidentiality"
+
+
+enum_labels({
+    InspectionChecklist.STORE: _l("Store inspection (the standard's template)"),
+    InspectionChecklist.CONFIDENTIALITY: _l("Confidentiality check"),
+})  # fmt: skip
+
+
 #: plan_id <-> store_id: the stores a plan covers ("per store or group of stores").
 inspection_plan_stores = sa.Table(
     "inspection_plan_stores",
@@ -90,6 +105,13 @@ class InspectionPlan(Timestamped, Versioned, TenantBase):
     name: Mapped[str] = field(_l("Name"), sa.String(200))
     kind: Mapped[InspectionKind] = field(_l("Kind"), enum_column(InspectionKind))
     recurrence: Mapped[Recurrence] = field(_l("Recurrence"), enum_column(Recurrence))
+    checklist: Mapped[InspectionChecklist] = field(
+        _l("Checklist"),
+        enum_column(InspectionChecklist),
+        default=InspectionChecklist.STORE,
+        server_default=InspectionChecklist.STORE.value,
+        help=_l("What the inspections of this plan check"),
+    )
     starts_on: Mapped[date] = field(_l("First inspection on"))
     ends_on: Mapped[date | None] = field(_l("Last inspection by"), help=_l("Empty: no end"))
     inspector_id: Mapped[int | None] = field(
@@ -155,8 +177,9 @@ enum_labels({
 class Inspection(StoreOwned, Timestamped, Versioned, TenantBase):
     """One inspection of one store (HB §8.3.1: time, place, inspector, content, problems).
 
-    Its items are copied from the template of the standard version in force when it starts,
-    so a later version never changes what was inspected or how it was scored.
+    Its items are copied when it starts, from the template of the standard version in force
+    (or the confidentiality check's, by `checklist`), so a later version never changes what was
+    inspected or how it was scored.
     """
 
     __tablename__ = "inspections"
@@ -177,6 +200,14 @@ class Inspection(StoreOwned, Timestamped, Versioned, TenantBase):
         _l("Plan"), sa.ForeignKey("inspection_plans.id"), index=True, info={"readonly": True}
     )
     kind: Mapped[InspectionKind] = field(_l("Kind"), enum_column(InspectionKind), info={"readonly": True})
+    #: Copied from the plan; decides which items `services.start_inspection` copies.
+    checklist: Mapped[InspectionChecklist] = field(
+        _l("Checklist"),
+        enum_column(InspectionChecklist),
+        default=InspectionChecklist.STORE,
+        server_default=InspectionChecklist.STORE.value,
+        info={"readonly": True},
+    )
     # Set by the plan and by starting (HB §8.3.1 keeps who inspected): never rewritten by a form,
     # which could also make a reviewer out of the inspector.
     inspector_id: Mapped[int | None] = field(

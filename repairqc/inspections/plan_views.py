@@ -51,6 +51,7 @@ from repairqc.inspections.inspection_views import (
 )
 from repairqc.inspections.models import (
     Inspection,
+    InspectionChecklist,
     InspectionKind,
     InspectionPlan,
     InspectionStatus,
@@ -177,6 +178,7 @@ class PlanView(SupervisionAccess):
             plan.name = form.name.data.strip()
             plan.kind = InspectionKind(form.kind.data)
             plan.recurrence = Recurrence(form.recurrence.data)
+            plan.checklist = InspectionChecklist(form.checklist.data)
             plan.starts_on = form.starts_on.data
             plan.ends_on = form.ends_on.data
             plan.inspector_id = form.inspector_id
@@ -235,6 +237,7 @@ class PlanView(SupervisionAccess):
         form.inspector.data = str(plan.inspector_id) if plan.inspector_id else ""
         form.stores.data = [str(store.id) for store in plan.stores]
         form.kind.data, form.recurrence.data = plan.kind.value, plan.recurrence.value
+        form.checklist.data = plan.checklist.value
         return form
 
     def _page(

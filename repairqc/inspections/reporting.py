@@ -2,8 +2,12 @@
 
 Definitions (period = whole UTC days from start to end inclusive; "now" = when the report is made):
 
-* **Inspections**: inspections submitted in the period (`submitted_at`) and still submitted,
-  reviewed or closed (one returned to the inspector does not count until submitted again).
+* **Inspections**: store inspections (the standard's template) submitted in the period
+  (`submitted_at`) and still submitted, reviewed or closed (one returned to the inspector does
+  not count until submitted again). Confidentiality checks (HB §7.3.2 (3)) are left out of this
+  and the three columns below: they score another checklist, with another pass mark, so a
+  store's average would mix two scales. Their findings and corrective actions count below like
+  any other, being real problems of the store.
 * **Latest score / Average score**: the score (%) of the last of those inspections, and the mean
   of their scores.
 * **Pass rate**: the share of those inspections that passed (score at the pass mark, no critical
@@ -32,6 +36,7 @@ from repairqc.inspections.models import (
     Finding,
     FindingCategory,
     Inspection,
+    InspectionChecklist,
     InspectionStatus,
     RewardKind,
     RewardPenalty,
@@ -151,7 +156,11 @@ class InspectionsProvider:
             lambda low, high, _start, _end: sa.select(
                 i.id, i.store_id, i.score, i.submitted_at, i.passed.label("passed")
             ).where(
-                i.store_id.in_(stores), i.submitted_at >= low, i.submitted_at < high, i.status.in_(COUNTED)
+                i.store_id.in_(stores),
+                i.submitted_at >= low,
+                i.submitted_at < high,
+                i.status.in_(COUNTED),
+                i.checklist == InspectionChecklist.STORE,
             )
         )
         c = counted.c

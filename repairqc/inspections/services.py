@@ -33,6 +33,7 @@ from repairqc.inspections.models import (
     Finding,
     FindingCategory,
     Inspection,
+    InspectionChecklist,
     InspectionEvent,
     InspectionItemResult,
     InspectionKind,
@@ -45,7 +46,8 @@ from repairqc.inspections.models import (
     Severity,
 )
 from repairqc.models_base import check_version
-from repairqc.standards.schema import SCORE_MAX, StandardDocument
+from repairqc.privacy.checklist import CONFIDENTIALITY_TEMPLATE
+from repairqc.standards.schema import SCORE_MAX, InspectionTemplate, StandardDocument
 from repairqc.standards.services import effective_for_store, version_on
 from repairqc.stores.models import Store
 
@@ -131,14 +133,26 @@ def check_plan(plan: InspectionPlan, stores: list[Store]) -> None:
 def save_plan(plan: InspectionPlan, stores: list[Store], *, today: date) -> list[Inspection]:
     """Create or change a plan; inspections already made keep their dates. Returns the
     inspections it scheduled now (those due within SCHEDULE_AHEAD_DAYS)."""
+    # Read before `check_plan`, whose queries autoflush a plan already stored and clear its history.
+    changes = sa.inspect(plan).attrs
+    starts_changed, checklist_changed = (
+        changes.starts_on.history.has_changes(),
+        changes.checklist.history.has_changes(),
+    )
     check_plan(plan, stores)
-    if sa.inspect(plan).attrs.starts_on.history.has_changes() and plan.starts_on < today - timedelta(
-        days=366
-    ):
+    if starts_changed and plan.starts_on < today - timedelta(days=366):
         # Every missed date up to today would become an overdue inspection at once (a typed
         # year 0202 for 2026 would make tens of thousands).
         raise DomainError(_("The first date is more than a year ago."), field="starts_on")
     plan.stores = stores
+    if plan.id is not None and checklist_changed:
+        # Those not yet started hold no items: they follow the plan's new checklist.
+        for inspection in db.session.execute(
+            sa.select(Inspection).where(
+                Inspection.plan_id == plan.id, Inspection.status == InspectionStatus.SCHEDULED
+            )
+        ).scalars():
+            inspection.checklist = plan.checklist
     if plan.id is None or plan.next_occurrence_on is None or plan.next_occurrence_on < plan.starts_on:
         plan.next_occurrence_on = plan.starts_on
     if plan.ends_on is not None and plan.next_occurrence_on and plan.next_occurrence_on > plan.ends_on:
@@ -167,7 +181,12 @@ def schedule_plan(plan: InspectionPlan, today: date) -> list[Inspection]:
             if store.id in existing or not store.is_active:
                 continue
             inspection = Inspection(
-                store=store, plan=plan, kind=plan.kind, inspector_id=plan.inspector_id, due_on=due
+                store=store,
+                plan=plan,
+                kind=plan.kind,
+                checklist=plan.checklist,
+                inspector_id=plan.inspector_id,
+                due_on=due,
             )
             db.session.add(inspection)
             _event(inspection, None, InspectionStatus.SCHEDULED, None, None)
@@ -396,24 +415,35 @@ def _move_inspection(inspection: Inspection, new: InspectionStatus, actor: Staff
 
 
 def start_inspection(inspection: Inspection, user: StaffUser, *, expected_version: int | None = None) -> None:
-    """Begin on site: the items are copied from the template of the version in force today."""
+    """Begin on site: the items are copied from the inspection's checklist, as in force today."""
     check_version(inspection, expected_version)
     _require(may_conduct(user, inspection), _("This inspection is assigned to someone else."))
     now = utcnow()
     version = version_on(now.date())
-    document = effective_for_store(inspection.store, now.date()).document
+    template = checklist_template(
+        inspection.checklist, effective_for_store(inspection.store, now.date()).document
+    )
     _move_inspection(inspection, InspectionStatus.IN_PROGRESS, user)
     inspection.inspector_id = user.id
     inspection.started_at = now
+    # Kept for every checklist: the confidentiality check is also done under that version's rules.
     inspection.standard_version_id = version.id
-    inspection.pass_mark = document.inspection_template.pass_mark
+    inspection.pass_mark = template.pass_mark
     inspection.place = inspection.place or inspection.store.address
-    inspection.results = list(_items_from(document, inspection.store_id))
+    inspection.results = list(_items_from(template, inspection.store_id))
 
 
-def _items_from(document: StandardDocument, store_id: int) -> Iterator[InspectionItemResult]:
+def checklist_template(checklist: InspectionChecklist, document: StandardDocument) -> InspectionTemplate:
+    """The template an inspection's items are copied from: the standard's store inspection
+    template, or the confidentiality check's (HB §7.3.2 (3)), which no standard version holds."""
+    if checklist is InspectionChecklist.CONFIDENTIALITY:
+        return CONFIDENTIALITY_TEMPLATE
+    return document.inspection_template
+
+
+def _items_from(template: InspectionTemplate, store_id: int) -> Iterator[InspectionItemResult]:
     position = 0
-    for section in document.inspection_template.sections:
+    for section in template.sections:
         for item in section.items:
             position += 1
             yield InspectionItemResult(

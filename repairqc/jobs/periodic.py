@@ -151,6 +151,37 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "Remove tenant data exports older than EXPORT_RETENTION_DAYS from the export folder",
         platform=True,
     ),
+    PeriodicJob(
+        "data-anomalies",
+        "repairqc.dataquality.tasks.scan_data_anomalies",
+        "15 1 * * *",
+        "Flag repair costs, prices and durations far outside their device category's usual range, "
+        "and orders stuck in a state far longer than usual, for review; once per finding (HB §7.1.2)",
+    ),
+    PeriodicJob(
+        "import-expiry",
+        "repairqc.imports.tasks.expire_import_previews",
+        "20 * * * *",
+        "Cancel the imports left unconfirmed longer than IMPORT_PREVIEW_HOURS and delete their "
+        "files, which hold personal data (HB §7.3.1)",
+    ),
+    PeriodicJob(
+        "backup-tenants",
+        "repairqc.backups.tasks.backup_tenants",
+        "15 3 * * *",
+        "Back up every tenant with a schema (suspended and cancelled ones too) into BACKUP_DIR and "
+        "remove backups older than BACKUP_RETENTION_DAYS "
+        "(a tenant's newest successful one is kept); a failure mails the operators (HB §7.3.1)",
+        platform=True,
+    ),
+    PeriodicJob(
+        "confidentiality-reminders",
+        "repairqc.privacy.tasks.confidentiality_reminders",
+        "0 8 * * *",
+        "Remind each active member of staff without a confidentiality agreement in force, at most once "
+        "in 7 days (so weekly), with a list to the owners; add the confidentiality programme and "
+        "check plan where missing (HB §7.3.2)",
+    ),
 )
 
 

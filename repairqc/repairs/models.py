@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, relationship, validates
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from repairqc.accounts.models import StaffUser
 from repairqc.crypto import EncryptedString, lookup_hash, normalise_email, normalise_phone
@@ -330,6 +332,9 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
         # The report's period filters (received in / delivered in the period).
         sa.Index("ix_repair_orders_received_at", "received_at"),
         sa.Index("ix_repair_orders_delivered_at", "delivered_at"),
+        # The analytics' weekly series (HB §7.2): index-only scans, store and cost from the index.
+        sa.Index("ix_repair_orders_received_store", "received_at", "store_id"),
+        sa.Index("ix_repair_orders_delivered_store_cost", "delivered_at", "store_id", "parts_cost_cents"),
         sa.UniqueConstraint("store_id", "number"),
     )
 
@@ -396,6 +401,18 @@ class RepairOrder(StoreOwned, Timestamped, Versioned, TenantBase):
     # tables per order.
     qc_failed_at: Mapped[datetime | None] = field(_l("First failed QC at"), info={"readonly": True})
     reworked_at: Mapped[datetime | None] = field(_l("Came back under warranty at"), info={"readonly": True})
+    # The parts used on the order, for the analytics over a million orders (HB §7.2): kept by
+    # `_keep_parts_facts` from its stock movements (used minus returned), each valued at the
+    # part's list price when the movement was recorded, so a later price change does not
+    # rewrite the cost of past repairs.
+    parts_units: Mapped[int] = field(
+        _l("Parts used"), default=0, server_default="0", info={"readonly": True},
+        help=_l("Parts taken for the repair minus parts returned to stock."),
+    )  # fmt: skip
+    parts_cost_cents: Mapped[int] = field(
+        _l("Parts cost (cents)"), default=0, server_default="0", info={"readonly": True},
+        help=_l("The parts used at their list price when they were taken."),
+    )  # fmt: skip
     #: Part of every tracking link; replacing it revokes the links already sent.
     tracking_nonce: Mapped[str] = field(
         _l("Tracking key"),
@@ -820,3 +837,91 @@ def _keep_quality_facts(session, flush_context, instances) -> None:
             original = obj.rework_of or session.get(RepairOrder, obj.rework_of_id)
             if original is not None and original.reworked_at is None:
                 original.reworked_at = obj.received_at or utcnow()
+
+
+#: Stock movements that count as parts used on an order: a return cancels a use.
+PARTS_USED_REASONS = (StockReason.CONSUMPTION, StockReason.RETURN)
+_PENDING_PARTS = "repairqc_pending_parts_facts"
+
+
+def _parts_contribution(session, movement: StockMovement, *, before: bool) -> tuple[Any, int, int] | None:
+    """(order or order id, units, cents) that `movement` adds to its order's parts facts, as it
+    is now or (`before`) as it is stored; None when it is not a part used on an order."""
+    state = sa.inspect(movement)
+
+    def current(relation: str, key: str) -> Any:
+        # A relationship just set wins over its key column (a new order has no id yet).
+        if state.attrs[relation].history.added:
+            return getattr(movement, relation)
+        return getattr(movement, key)
+
+    if before:
+        # The row as stored: attribute history lacks the old value of an expired attribute.
+        m = StockMovement
+        stored = session.connection().execute(
+            sa.select(m.reason, m.change, m.order_id, m.part_id).where(m.id == movement.id)
+        )
+        reason, change, target, part = stored.one_or_none() or (None, 0, None, None)
+    else:
+        reason, change = movement.reason, movement.change
+        target, part = current("order", "order_id"), current("part", "part_id")
+    if reason not in PARTS_USED_REASONS or target is None or not change:
+        return None
+    if not isinstance(part, Part):
+        part = session.get(Part, part) if part is not None else None
+    units = -int(change)
+    return target, units, units * (part.unit_price_cents if part is not None else 0)
+
+
+@sa.event.listens_for(TenantSession, "before_flush")
+def _collect_parts_facts(session, flush_context, instances) -> None:
+    """Note what the flush's stock movements add to (or, edited or deleted, take from) their
+    orders' parts facts. Read here, while every row can still be loaded; written after the flush
+    (`_keep_parts_facts`), when new orders and movements have their ids."""
+    changes = []
+    for movement in session.new:
+        if isinstance(movement, StockMovement):
+            changes.append((1, _parts_contribution(session, movement, before=False)))
+    for movement in session.dirty:
+        if isinstance(movement, StockMovement) and session.is_modified(movement):
+            changes.append((-1, _parts_contribution(session, movement, before=True)))
+            changes.append((1, _parts_contribution(session, movement, before=False)))
+    for movement in session.deleted:
+        if isinstance(movement, StockMovement):
+            changes.append((-1, _parts_contribution(session, movement, before=True)))
+    changes = [(sign, found) for sign, found in changes if found is not None]
+    if changes:
+        session.info.setdefault(_PENDING_PARTS, []).extend(changes)
+
+
+@sa.event.listens_for(TenantSession, "after_flush")
+def _keep_parts_facts(session, flush_context) -> None:
+    """Add the noted changes to the orders with one increment each: no read-modify-write, so two
+    technicians taking parts for the same order at once both count, and the order's version (the
+    forms' optimistic lock) does not change under a page that shows it."""
+    changes = session.info.pop(_PENDING_PARTS, None)
+    if not changes:
+        return
+    deltas: dict[int, list[int]] = {}
+    for sign, (target, units, cents) in changes:
+        order_id = target.id if isinstance(target, RepairOrder) else target
+        delta = deltas.setdefault(order_id, [0, 0])
+        delta[0] += sign * units
+        delta[1] += sign * cents
+    table = RepairOrder.__table__
+    for order_id, (units, cents) in deltas.items():
+        if not units and not cents:
+            continue
+        statement = (
+            sa.update(table)
+            .where(table.c.id == order_id)
+            .values(
+                parts_units=table.c.parts_units + units, parts_cost_cents=table.c.parts_cost_cents + cents
+            )
+            .returning(table.c.parts_units, table.c.parts_cost_cents)
+        )
+        row = session.connection().execute(statement).one_or_none()
+        order = session.identity_map.get(identity_key(RepairOrder, order_id))
+        if row is not None and order is not None:
+            set_committed_value(order, "parts_units", row.parts_units)
+            set_committed_value(order, "parts_cost_cents", row.parts_cost_cents)

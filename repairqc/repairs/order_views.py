@@ -27,6 +27,7 @@ from repairqc.accounts.scoping import scoped_select
 from repairqc.admin.screens import attempt, expected_version, staff, today
 from repairqc.db import db, utcnow
 from repairqc.errors import DomainError
+from repairqc.privacy.access import log_data_access
 from repairqc.repairs import services
 from repairqc.repairs.access import RepairsAccess, load_order
 from repairqc.repairs.models import (
@@ -370,6 +371,9 @@ class OrderView(RepairsAccess):
         now = utcnow()
         grants = current_grants()
         customer_stores = grants.stores_for("Customer", Action.VIEW)
+        show_contact = customer_stores is None or order.store_id in customer_stores
+        if show_contact:  # the page shows the customer's contact data (HB §7.3.1)
+            log_data_access("view", "order", record_id=order.id, detail=f"customer {order.customer_id}")
         return self.render(
             "repairs/order.html",
             order=order,
@@ -380,7 +384,7 @@ class OrderView(RepairsAccess):
             refusal=refusal,
             passcode=passcode,
             category=category_name(order),
-            show_contact=customer_stores is None or order.store_id in customer_stores,
+            show_contact=show_contact,
             diagnosis_overdue=status in (S.RECEIVED, S.DIAGNOSING)
             and order.diagnosis_due_at is not None
             and now > order.diagnosis_due_at,

@@ -363,7 +363,9 @@ def receive_order(
 
     number = next_order_number(store)  # before any new object, so autoflush finds none half-built
     if intake.customer_id is not None:
-        customer = db.session.get(Customer, intake.customer_id)
+        # FOR KEY SHARE: a merge deleting this customer (dataquality) waits for the order, or the
+        # order for the merge, which then reads "not found" instead of failing on the foreign key.
+        customer = db.session.get(Customer, intake.customer_id, with_for_update={"key_share": True})
         visible = Grants.of(user).stores_for("Customer", Action.VIEW)
         if customer is None or (visible is not None and customer.store_id not in visible):
             raise NotFound(_("That customer was not found."))

@@ -31,6 +31,7 @@ from repairqc.errors import DomainError
 from repairqc.inspections.action_views import inspection_href
 from repairqc.inspections.inspection_views import action_href
 from repairqc.jobs import enqueue
+from repairqc.privacy.access import log_data_access
 from repairqc.repairs.board_views import order_href
 from repairqc.reports import charts, exports
 from repairqc.reports.models import ReportRun, ReportRunStatus
@@ -177,6 +178,7 @@ class ReportsView(BaseView):
             body = exports.to_pdf(report, monthly_trend(period.end, report.store_ids), language())
         content_type, extension = EXPORTS[fmt]
         filename = f"cross-store-report-{period.start.isoformat()}-{period.end.isoformat()}.{extension}"
+        log_data_access("export", "report", detail=f"{fmt} {request.query_string.decode()[:300]}")
         return Response(
             body,
             content_type=content_type,
@@ -303,6 +305,7 @@ class ReportsView(BaseView):
         if run.status is not ReportRunStatus.DONE or not run.pdf:
             abort(404)
         filename = f"cross-store-report-{run.period_start.isoformat()}-{run.period_end.isoformat()}.pdf"
+        log_data_access("export", "report", record_id=run.id, detail="pdf")
         return Response(
             run.pdf,
             content_type="application/pdf",

@@ -86,12 +86,15 @@ def tenant_host(slug: str) -> str:
     return f"{slug}.{current_app.config['BASE_DOMAIN']}"
 
 
-def create_tenant(slug: str, name: str, seed: Seeder | None = None) -> Tenant:
+def create_tenant(slug: str, name: str, seed: Seeder | None = None, *, empty: bool = False) -> Tenant:
     """Register and provision a tenant; returns it active, or raises ProvisioningFailed.
 
     The tenant row is committed first (status ``provisioning``) so that its immutable id, and
-    with it the schema name, exist before any schema does.
+    with it the schema name, exist before any schema does. `empty`: the schema only, without the
+    first rows (standards, catalogues, `seed`): the target of a backup restore (issue #9).
     """
+    if empty and seed is not None:
+        raise ValueError("an empty tenant takes no seed")
     slug = (slug or "").strip().lower()
     name = (name or "").strip()
     validate_slug(slug)
@@ -110,9 +113,14 @@ def create_tenant(slug: str, name: str, seed: Seeder | None = None) -> Tenant:
         install_handbook_defaults(utcnow().date())
         if seed is not None:
             seed()
+        # HB §7.3.2: confidentiality training and the quarterly confidentiality check (the check's
+        # plan once the tenant has stores: after the seed, which may make them).
+        from repairqc.privacy.seed import ensure_confidentiality_catalogue
+
+        ensure_confidentiality_catalogue(utcnow().date())
 
     try:
-        provision(tenant, first_rows)
+        provision(tenant, None if empty else first_rows)
     except Exception as exc:
         db.control.rollback()
         tenant.status = TenantStatus.FAILED
