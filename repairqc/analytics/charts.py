@@ -18,6 +18,10 @@ inputs and the format (same data, same bytes). A figure has fixed margins instea
 matplotlib's constrained layout, which measures every text twice per render and cost about
 two thirds of a render. The scatter's points are one rasterised image inside the SVG (axes,
 labels and text stay vectors).
+
+matplotlib is imported inside the functions that draw: with scipy and statsmodels (imported the
+same way in `services` and `forecasting`) it costs about 1.3 s at start-up, which every worker,
+CLI command and test subprocess would pay without ever drawing a chart.
 """
 
 from __future__ import annotations
@@ -30,17 +34,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import matplotlib
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from typing import TYPE_CHECKING, Any
 
 from repairqc.analytics.forecasting import Forecast
 from repairqc.analytics.services import ParetoRow, PartsBucket
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ _rendered_lock = threading.Lock()
 
 def cjk_font() -> str | None:
     """The family name of an installed CJK font, or None."""
+    from matplotlib import font_manager
+
     for family in CJK_FONTS:
         try:
             font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
@@ -80,6 +82,8 @@ def _configure() -> None:
     global _configured
     if _configured:
         return
+    import matplotlib
+
     with _lock:
         if _configured:
             return
@@ -102,6 +106,8 @@ def _configure() -> None:
 
 
 def _figure(title: str, **margins: float) -> tuple[Figure, object]:
+    from matplotlib.figure import Figure
+
     _configure()
     figure = Figure(figsize=SIZE, dpi=DPI)
     figure.subplots_adjust(**{**MARGINS, **margins})
@@ -156,10 +162,19 @@ def render(figure: Chart | Figure, fmt: str) -> bytes:
 
 
 def _render_figure(figure: Figure, fmt: str) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
     out = io.BytesIO()
     canvas = FigureCanvasAgg(figure) if fmt == "png" else FigureCanvasSVG(figure)
     canvas.print_figure(out, format=fmt, dpi=DPI, metadata={"Date": None} if fmt == "svg" else None)
     return out.getvalue()
+
+
+def _percent_formatter():
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter()
 
 
 def _empty(axes, message: str) -> None:
@@ -197,7 +212,7 @@ def parts_rework_chart(
     rates = [b.rate or 0.0 for b in buckets]
     bars = axes.bar(labels, rates, color=BLUE)
     axes.bar_label(bars, labels=[f"n={b.orders}" for b in buckets], fontsize=7, color=GREY)
-    axes.yaxis.set_major_formatter(PercentFormatter())
+    axes.yaxis.set_major_formatter(_percent_formatter())
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
     return figure
@@ -223,7 +238,7 @@ def pareto_chart(
     share.plot(labels, [row.cumulative_percent for row in shown], color=ORANGE, marker="o", markersize=3)
     share.axhline(80, color=GREY, linestyle=":", linewidth=1)
     share.set_ylim(0, 105)
-    share.yaxis.set_major_formatter(PercentFormatter())
+    share.yaxis.set_major_formatter(_percent_formatter())
     share.spines["right"].set_visible(True)
     return figure
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +65,8 @@ def _fit_predict(values: np.ndarray) -> tuple[np.ndarray, bool]:
     if float(np.ptp(values)) == 0.0:
         # A constant series (all zero weeks): the optimiser has nothing to fit and warns.
         return np.full(HORIZON, float(values[-1])), False
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
     model = ExponentialSmoothing(
         values,
         trend="add",

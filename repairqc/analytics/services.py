@@ -54,7 +54,6 @@ import numpy as np
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from scipy import stats as scipy_stats
 from sqlalchemy.dialects import postgresql
 
 from repairqc.accounts.models import StaffUser
@@ -502,6 +501,8 @@ def pearson_from_sums(
     r = max(-1.0, min(1.0, covariance / math.sqrt(spread)))
     if abs(r) >= 1.0:
         return r, 0.0
+    from scipy import stats as scipy_stats
+
     t = r * math.sqrt((n - 2) / (1 - r * r))
     return r, float(2 * scipy_stats.t.sf(abs(t), n - 2))
 
@@ -512,6 +513,8 @@ def spearman(pairs: Sequence[tuple[float, float]]) -> tuple[float | None, float 
     xs, ys = zip(*pairs, strict=True)
     if len(set(xs)) < 2 or len(set(ys)) < 2:
         return None, None
+    from scipy import stats as scipy_stats
+
     result = scipy_stats.spearmanr(xs, ys)
     return float(result.statistic), float(result.pvalue)
 
