@@ -79,8 +79,9 @@ PARTS = 40
 
 def seed_parts(bench) -> None:
     """A catalogue of parts and two parts used on every delivered or closed order (stock
-    movements of reason "consumption"), and each order's parts facts (`parts_units`,
-    `parts_cost_cents`: what the analytics reads) stamped from them as the migration does."""
+    movements of reason "consumption"), each order's parts facts (`parts_units`,
+    `parts_cost_cents`: what the analytics reads) stamped from them as the migration does, and
+    its device facts (`device_category`, `device_brand`, `device_model`) copied likewise."""
     with tenant_context(bench.ref), unit_of_work():
         execute(
             "parts",
@@ -113,6 +114,16 @@ def seed_parts(bench) -> None:
                   WHERE m.order_id IS NOT NULL AND m.reason IN ('consumption', 'return')
                   GROUP BY m.order_id) AS used
             WHERE used.order_id = repair_orders.id
+            """,
+        )
+        # The device's category, brand and model on each order, as the migration 0016ace039c0
+        # backfills them (`_copy_device_facts` sets them on orders the ORM writes).
+        execute(
+            "orders' device facts",
+            """
+            UPDATE repair_orders SET device_category = d.category, device_brand = d.brand,
+                   device_model = d.model
+            FROM devices AS d WHERE d.id = repair_orders.device_id
             """,
         )
     db.session.remove()

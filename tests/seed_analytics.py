@@ -107,6 +107,10 @@ def bulk_weekly_orders(store_id: int, weekly_counts: list[int], first_monday: da
                     "number": f"{prefix}-{week}-{n}",
                     "customer_id": customer.id,
                     "device_id": device.id,
+                    # Core inserts bypass `_copy_device_facts`: the facts it would copy.
+                    "device_category": device.category,
+                    "device_brand": device.brand,
+                    "device_model": device.model,
                     "status": RepairOrderStatus.RECEIVED,
                     "status_changed_at": day,
                     "fault_symptoms": "Weekly",

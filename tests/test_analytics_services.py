@@ -9,6 +9,7 @@ import math
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -329,3 +330,23 @@ def test_a_cjk_font_is_found_for_png_labels():
 def test_exports_keep_labels_from_becoming_formulas():
     body = exports.to_csv((["Label"], [["=HYPERLINK(1)"], ["-5"], [3]])).decode("utf-8-sig")
     assert body.splitlines()[1:] == ["'=HYPERLINK(1)", "'-5", "3"]
+
+
+def test_a_cjk_font_installed_after_matplotlib_listed_the_fonts_is_still_found(monkeypatch):
+    # CI installs fonts-wqy-microhei; matplotlib's cached font list may predate it.
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    assert charts.cjk_font() in charts.CJK_FONTS
+    is_cjk = lambda entry: Path(entry.fname).name.lower().startswith(charts.CJK_FONT_FILES)  # noqa: E731
+    listed_without_cjk = [entry for entry in manager.ttflist if not is_cjk(entry)]
+    assert len(listed_without_cjk) < len(manager.ttflist)
+    monkeypatch.setattr(manager, "ttflist", list(listed_without_cjk))
+    manager._findfont_cached.cache_clear()
+    try:
+        assert charts.cjk_font() in charts.CJK_FONTS
+        added = manager.ttflist[len(listed_without_cjk) :]  # from the system's font files
+        assert added and all(is_cjk(entry) for entry in added)
+    finally:
+        monkeypatch.undo()
+        manager._findfont_cached.cache_clear()

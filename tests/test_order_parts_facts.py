@@ -14,10 +14,8 @@ from repairqc.repairs.models import Part, RepairOrder, StockMovement, StockReaso
 from tests.conftest import in_tenant, staff, store
 from tests.test_repair_services import in_repair, new_part
 
-MIGRATION = (
-    Path(__file__).resolve().parents[1]
-    / "migrations/tenant/versions/20261125_b4d2f6a8c913_order_parts_facts.py"
-)
+VERSIONS = Path(__file__).resolve().parents[1] / "migrations/tenant/versions"
+MIGRATION = "20261125_b4d2f6a8c913_order_parts_facts.py"
 
 
 def stored(order_id: int) -> tuple[int, int]:
@@ -134,9 +132,9 @@ def test_parts_taken_in_one_tenant_leave_the_other_tenant_untouched(app, alpha, 
         )
 
 
-def backfill_statements() -> list[str]:
-    """The SQL the migration runs after adding the columns (recorded from its upgrade())."""
-    spec = importlib.util.spec_from_file_location("order_parts_facts", MIGRATION)
+def backfill_statements(migration: str = MIGRATION) -> list[str]:
+    """The SQL a migration runs besides its table changes (recorded from its upgrade())."""
+    spec = importlib.util.spec_from_file_location(Path(migration).stem, VERSIONS / migration)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 

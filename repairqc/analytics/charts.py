@@ -34,6 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repairqc.analytics.forecasting import Forecast
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC")
+#: How those fonts' files are named (Debian, Noto, Adobe).
+CJK_FONT_FILES = ("wqy-microhei", "notosanscjk", "notosanssc", "sourcehansans")
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 SIZE = (8.0, 3.6)  # inches
 DPI = 110
@@ -64,16 +67,34 @@ _rendered_lock = threading.Lock()
 
 
 def cjk_font() -> str | None:
-    """The family name of an installed CJK font, or None."""
+    """The family name of an installed CJK font, or None.
+
+    matplotlib lists the system's fonts once and keeps the list in its cache directory: a font
+    installed after that (`apt-get install fonts-wqy-microhei` on a running server) is not in
+    it. So when none of `CJK_FONTS` is listed, the system's font files matplotlib does not know
+    yet are added to its list for this process, and the search is repeated."""
     from matplotlib import font_manager
 
-    for family in CJK_FONTS:
-        try:
-            font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
-        except ValueError:
-            continue
-        return family
-    return None
+    def listed() -> str | None:
+        for family in CJK_FONTS:
+            try:
+                font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+            except ValueError:
+                continue
+            return family
+        return None
+
+    family = listed()
+    if family is None:
+        known = {entry.fname for entry in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known and Path(path).name.lower().startswith(CJK_FONT_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # unreadable or not a font
+                    continue
+        family = listed()
+    return family
 
 
 def _configure() -> None:
@@ -145,7 +166,7 @@ def chart(draw: Callable[..., Figure]) -> Callable[..., Chart]:
 
 def render(figure: Chart | Figure, fmt: str) -> bytes:
     """The chart as PNG or SVG bytes; a `Chart` whose inputs were rendered before is not drawn."""
-    if isinstance(figure, Figure):
+    if not isinstance(figure, Chart):  # a matplotlib Figure, drawn already
         return _render_figure(figure, fmt)
     key = figure.digest(fmt)
     with _rendered_lock:

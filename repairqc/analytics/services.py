@@ -28,8 +28,10 @@ Definitions (the page's help text and docs/architecture.md say the same):
 * **Rework cause**: for each warranty rework order received in the period, the device category
   and repair type of the *original* repair that came back.
 
-Speed: every number is aggregated in SQL over the order rows alone (no stock movements are
-read: the parts facts are columns of the order). PostgreSQL computes the percentiles with
+Speed: every number is aggregated in SQL over the order rows alone (no stock movements or
+devices are read: the parts facts and the device's category, brand and model are columns of the
+order; on PostgreSQL of `ix_repair_orders_delivered_facts` too, so the period's delivered orders
+are one index-only range scan). PostgreSQL computes the percentiles with
 `percentile_cont(...) WITHIN GROUP` in the same statement as the sums; SQLite (the embedded
 default, small tenants) computes n, sums and sums of squares in SQL and the percentiles from the
 sorted values in Python. Pearson's r comes from six sums in SQL over the whole population;
@@ -60,7 +62,7 @@ from repairqc.accounts.models import StaffUser
 from repairqc.analytics import forecasting
 from repairqc.db import current_tenant, db
 from repairqc.errors import DomainError
-from repairqc.repairs.models import Device, RepairOrder
+from repairqc.repairs.models import RepairOrder
 from repairqc.reports.providers import days_between, is_postgresql, utc_bounds
 from repairqc.reports.services import Period
 from repairqc.stores.models import Store
@@ -212,39 +214,34 @@ class Analytics:
 # --- the population -------------------------------------------------------------------------------------
 
 
-def _scope_filters(params: Params, order=RepairOrder, device=Device) -> list[sa.ColumnElement[bool]]:
+def _scope_filters(params: Params, order=RepairOrder) -> list[sa.ColumnElement[bool]]:
     stores = sa.bindparam("analytics_stores", list(params.store_ids), expanding=True)
     filters = [order.store_id.in_(stores)]
     if params.category:
-        filters.append(device.category == params.category)
+        filters.append(order.device_category == params.category)
     return filters
 
 
-def delivered_select(params: Params, *, with_device: bool = True) -> sa.Select:
+def delivered_select(params: Params) -> sa.Select:
     """One row per order of the scope delivered in the period: its group key columns, turnaround
     (days), cost and price (currency units, not cents), parts used, and the rework flags.
 
-    Every number is a column of the order (the parts facts are kept there by
-    `repairs.models._keep_parts_facts`), so the population is one range scan of
-    `ix_repair_orders_delivered_at`. `with_device=False` leaves the device's columns NULL and
-    skips the join to devices (a hash join reading the whole table) unless the category filter
-    needs it.
+    Every value is a column of the order (the parts facts are kept there by
+    `repairs.models._keep_parts_facts`, the device's category, brand and model by
+    `_copy_device_facts`), and on PostgreSQL a column of `ix_repair_orders_delivered_facts` too:
+    the population is one index-only range scan, no other table is read.
     """
-    o, d = RepairOrder, Device
+    o = RepairOrder
     low, high = utc_bounds(params.period.start, params.period.end)
-    join_device = with_device or bool(params.category)
-    device_column = (lambda column, name: column.label(name)) if join_device else (
-        lambda column, name: sa.cast(sa.null(), sa.String).label(name)
-    )  # fmt: skip
     is_rework = o.rework_of_id.is_not(None)
     statement = sa.select(
         o.id.label("id"),
         o.store_id.label("store_id"),
         o.technician_id.label("technician_id"),
         o.repair_type.label("repair_type"),
-        device_column(d.category, "category"),
-        device_column(d.brand, "brand"),
-        device_column(d.model, "model"),
+        o.device_category.label("category"),
+        o.device_brand.label("brand"),
+        o.device_model.label("model"),
         days_between(o.delivered_at, o.received_at).label("turnaround"),
         (sa.cast(o.parts_cost_cents, sa.Float) / 100.0).label("cost"),
         sa.case((is_rework, sa.null()), else_=sa.cast(o.amount_due_cents, sa.Float) / 100.0).label("price"),
@@ -252,14 +249,12 @@ def delivered_select(params: Params, *, with_device: bool = True) -> sa.Select:
         sa.case((is_rework, 0), else_=1).label("original"),
         sa.case((sa.and_(sa.not_(is_rework), o.reworked_at.is_not(None)), 1), else_=0).label("reworked"),
     ).select_from(o)
-    if join_device:
-        statement = statement.join(d, d.id == o.device_id)
     return statement.where(o.delivered_at >= low, o.delivered_at < high, *_scope_filters(params))
 
 
-def delivered_facts(params: Params, *, with_device: bool = True) -> sa.Subquery:
+def delivered_facts(params: Params) -> sa.Subquery:
     """`delivered_select` as a subquery named "facts"."""
-    return delivered_select(params, with_device=with_device).subquery("facts")
+    return delivered_select(params).subquery("facts")
 
 
 #: The facts' columns each grouping groups by.
@@ -333,11 +328,10 @@ def population_analysis(
     """
     if not (statistics or correlation):
         return None, None
-    with_device = statistics and params.group_by in ("category", "model")
     if is_postgresql():
-        stat_rows, bucket_rows, sample = _postgresql_population(params, with_device, statistics, correlation)
+        stat_rows, bucket_rows, sample = _postgresql_population(params, statistics, correlation)
     else:
-        facts = delivered_facts(params, with_device=with_device)
+        facts = delivered_facts(params)
         stat_rows = _sqlite_stats(facts, _group_columns(facts, params.group_by)) if statistics else None
         bucket_rows = _bucket_rows(facts) if correlation else None
         sample = _sample(facts, sum(int(row[1]) for row in bucket_rows)) if correlation else None
@@ -363,7 +357,7 @@ def _stat_columns(facts) -> list[sa.ColumnElement]:
 
 
 def _postgresql_population(
-    params: Params, with_device: bool, statistics: bool, correlation: bool
+    params: Params, statistics: bool, correlation: bool
 ) -> tuple[dict | None, list | None, list | None]:
     """One statement, one read of the period's delivered orders for both sections.
 
@@ -374,9 +368,7 @@ def _postgresql_population(
     used" bucket and the scatter sample (every k-th id, k = ⌈n / SAMPLE_CAP⌉, the same rows as
     `_sample`). Without the statistics the statement is just those two subqueries.
     """
-    if not statistics:  # the facts of a correlation never need the device
-        with_device = bool(params.category)
-    population = delivered_select(params, with_device=with_device)
+    population = delivered_select(params)
     # Only the columns used: the tuplestore is then ~1/3 as wide and stays in work_mem.
     used = {"id", *METRIC_KEYS, "units", "original", "reworked"}
     if statistics:
@@ -614,26 +606,25 @@ def pareto_rows(counts: Sequence[tuple[str, int]]) -> list[ParetoRow]:
 def paretos(params: Params) -> tuple[list[ParetoRow], list[ParetoRow]]:
     """Fault types of the orders received in the period (those diagnosed so far), and the causes
     of the warranty reworks received in it (category and repair type of the original repair)."""
-    o, d = RepairOrder, Device
+    o = RepairOrder
     low, high = utc_bounds(params.period.start, params.period.end)
     received = [o.received_at >= low, o.received_at < high]
-    faults = sa.select(o.repair_type, sa.func.count()).where(
-        *received, o.repair_type.is_not(None), *_scope_filters(params)
-    )
-    if params.category:  # otherwise no join: it would read every device
-        faults = faults.join(d, d.id == o.device_id)
-    faults = db.session.execute(faults.group_by(o.repair_type)).all()
+    faults = db.session.execute(
+        sa.select(o.repair_type, sa.func.count())
+        .where(*received, o.repair_type.is_not(None), *_scope_filters(params))
+        .group_by(o.repair_type)
+    ).all()
     original = sa.orm.aliased(RepairOrder, name="original")
     causes = db.session.execute(
-        # A warranty rework repairs the original's device (`repairs.services.claim_warranty`).
-        sa.select(d.category, original.repair_type, sa.func.count())
+        # A warranty rework repairs the original's device (`repairs.services.claim_warranty`),
+        # so the rework's device category is the original's.
+        sa.select(o.device_category, original.repair_type, sa.func.count())
         .select_from(o)
         .join(original, original.id == o.rework_of_id)
-        .join(d, d.id == o.device_id)
         # Implied by the join, but said: the planner then finds the few reworks by
         # `ix_repair_orders_rework_of_id` instead of reading every order of the period.
         .where(*received, o.rework_of_id.is_not(None), *_scope_filters(params))
-        .group_by(d.category, original.repair_type)
+        .group_by(o.device_category, original.repair_type)
     ).all()
     not_recorded = _("not recorded")
     return (
@@ -677,13 +668,13 @@ def weekly_series(params: Params) -> dict[str, tuple[int, list[float]]]:
     The cost goes by the week of delivery: an order's parts are all used by then, so a past
     week's cost is final (by the week received, the last weeks would still be growing).
     Without a category filter each series is one grouped, index-only range scan
-    (`ix_repair_orders_received_at`, `ix_repair_orders_delivered_store_cost`).
+    (`ix_repair_orders_received_store`, `ix_repair_orders_delivered_facts`).
     """
     first, last = history_weeks(params.period.end)
     low, high = utc_bounds(week_start(first), week_start(last + 1) - timedelta(days=1))
     store_ids = (params.forecast_store_id,) if params.forecast_store_id else params.store_ids
     scoped = Params(params.period, store_ids, params.category, params.group_by)
-    o, d = RepairOrder, Device
+    o = RepairOrder
     statements = {}
     for key, timestamp, measure, scale in (
         ("volume", o.received_at, sa.func.count(), 1.0),
@@ -692,8 +683,6 @@ def weekly_series(params: Params) -> dict[str, tuple[int, list[float]]]:
         week = _week_index(timestamp)
         in_history = [timestamp >= low, timestamp < high]
         statement = sa.select(week, measure).where(*in_history, *_scope_filters(scoped))
-        if params.category:
-            statement = statement.join(d, d.id == o.device_id)
         statements[key] = (statement.group_by(week), scale)
     series = {}
     for key, (statement, scale) in statements.items():
@@ -772,7 +761,7 @@ SECTIONS = ("statistics", "correlation", "pareto", "forecast")
 #: * random_page_cost 1.1 (the default 4 models spinning disks): the tables sit in RAM / on SSD,
 #:   where a random page costs about what a sequential one does. With 4, the planner reads the
 #:   whole ~700 MB `repair_orders` to find the third of it in the period; with 1.1 it
-#:   range-scans `ix_repair_orders_delivered_at` / `_received_at` (same statement, 1M orders:
+#:   range-scans `ix_repair_orders_delivered_facts` / `_received_store` (same statement, 1M orders:
 #:   see /tmp/docs/analytics-bench.md).
 #: * work_mem 64 MB (default 4 MB): the population's tuplestore (~300,000 rows at 1M orders)
 #:   and the statistics' sort by group stay in memory instead of spilling to temporary files;

@@ -52,7 +52,6 @@ from repairqc.dataquality.services import NotAllowed
 from repairqc.db import db, utcnow
 from repairqc.errors import Conflict, DomainError
 from repairqc.repairs.models import (
-    Device,
     RepairOrder,
     RepairOrderStatus,
     RepairStatusEvent,
@@ -104,11 +103,11 @@ def _hours(later, earlier):
 
 
 def _delivered_since(since: datetime) -> sa.Select:
-    return (
-        sa.select(RepairOrder.id.label("order_id"), RepairOrder.store_id, Device.category)
-        .join(Device, Device.id == RepairOrder.device_id)
-        .where(RepairOrder.delivered_at.is_not(None), RepairOrder.delivered_at >= since)
-    )
+    return sa.select(
+        RepairOrder.id.label("order_id"),
+        RepairOrder.store_id,
+        RepairOrder.device_category.label("category"),
+    ).where(RepairOrder.delivered_at.is_not(None), RepairOrder.delivered_at >= since)
 
 
 def figure(metric: AnomalyMetric, since: datetime) -> sa.Subquery:
