@@ -425,3 +425,22 @@ def test_unconfirmed_imports_expire_with_their_files(app, alpha, beta):
         assert (
             db.session.get(ImportRun, beta_id).status is ImportStatus.PREVIEWED
         )  # the other tenant's untouched
+
+
+def test_a_workbook_declaring_xml_entities_is_refused_not_expanded(app):
+    # defusedxml (a dependency so openpyxl uses it) refuses any entity declaration, the start
+    # of a "billion laughs" that would expand a few bytes into gigabytes in memory.
+    entities = '<!DOCTYPE worksheet [<!ENTITY a "laugh"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    declared = []
+
+    def declare(name: str, body: bytes) -> bytes:
+        if not name.endswith("sheet1.xml"):
+            return body
+        text = body.decode()
+        declared.append("Imported 0" in text)  # openpyxl writes the strings inline
+        return text.replace("<worksheet", entities + "<worksheet", 1).replace("Imported 0", "&b;", 1).encode()
+
+    laughing = _rezipped(xlsx_bytes([CUSTOMER_HEADER, *customers(2)]), declare)
+    assert declared == [True]
+    with app.test_request_context(), pytest.raises(reading.ImportRefused, match="not a readable XLSX"):
+        reading.read_table(laughing, "file.xlsx")

@@ -104,14 +104,6 @@ def request_backup(tenant_id: int, who: object) -> TenantBackup:
     return backup
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_file(backup: TenantBackup, tenant: Tenant) -> None:
     """Write, verify and rename the file of a running backup, and fill in its row."""
     started = utcnow()
@@ -129,7 +121,8 @@ def _write_file(backup: TenantBackup, tenant: Tenant) -> None:
     backup.finished_at = utcnow()
     backup.filename = filename
     backup.size_bytes = final.stat().st_size
-    backup.sha256 = _sha256(final)
+    with final.open("rb") as stream:
+        backup.sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
     backup.row_count = summary.rows
     backup.error = None
 

@@ -85,14 +85,6 @@ def request_export(tenant_id: int, operator: Operator) -> TenantExport:
     return export
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def run_export(export_id: int) -> TenantExport | None:
     """Write the archive of a queued export (the job's body); None if there is nothing to do."""
     export = db.control.get(TenantExport, export_id)
@@ -115,7 +107,8 @@ def run_export(export_id: int) -> TenantExport | None:
     export.finished_at = utcnow()
     export.filename = filename
     export.size = final.stat().st_size
-    export.sha256 = _sha256(final)
+    with final.open("rb") as stream:
+        export.sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
     export.tables, export.rows, export.files = summary.tables, summary.rows, summary.files
     export.error = None
     db.control.flush()
