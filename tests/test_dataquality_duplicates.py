@@ -507,22 +507,39 @@ def test_the_generated_lists_of_the_data_quality_records_open_for_hq_only(app, c
 # --- scale and odd data ------------------------------------------------------------------------------
 
 
-def test_the_length_bound_never_hides_a_similar_name():
-    """name_score skips difflib when the lengths alone rule a pair out: it must agree with
-    difflib on every pair difflib finds similar."""
+def test_name_score_is_the_common_subsequence_ratio_and_finds_whatever_difflib_found():
+    """name_score is 2·LCS / (|a| + |b|), cut off below NAME_SIMILARITY; difflib's ratio (the
+    finder's measure before rapidfuzz) is never above it, so no pair it found is lost."""
     import difflib
     import random
 
+    def lcs(a: str, b: str) -> int:
+        row = [0] * (len(b) + 1)
+        for x in a:
+            diagonal, row[0] = 0, 0
+            for j, y in enumerate(b, start=1):
+                diagonal, row[j] = row[j], diagonal + 1 if x == y else max(row[j], row[j - 1])
+        return row[-1]
+
     rng = random.Random(7)
     alphabet = "abcdeij 张伟王丽"
+    similar = 0
     for _ in range(20_000):
         a = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
         b = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
-        ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-        if ratio >= duplicates.NAME_SIMILARITY:
-            assert duplicates.name_score(a, b) == ratio, (a, b)
+        if rng.random() < 0.5:  # a typo of a: one character changed, added or dropped
+            at = rng.randrange(len(a))
+            b = a[:at] + rng.choice(["", rng.choice(alphabet), a[at] + rng.choice(alphabet)]) + a[at + 1 :]
+        expected = 1.0 if a == b else 2 * lcs(a, b) / (len(a) + len(b))
+        score = duplicates.name_score(a, b)
+        if expected >= duplicates.NAME_SIMILARITY:
+            similar += 1
+            assert abs(score - expected) < 1e-9, (a, b)
         else:
-            assert duplicates.name_score(a, b) < duplicates.NAME_SIMILARITY, (a, b)
+            assert score == 0.0, (a, b)
+        if difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= duplicates.NAME_SIMILARITY:
+            assert score >= duplicates.NAME_SIMILARITY, (a, b)
+    assert similar > 100  # the sample holds similar pairs, not only different ones
 
 
 def test_a_placeholder_shared_by_many_customers_is_reported_not_paired():
