@@ -32,6 +32,13 @@ from repairqc.repairs.models import Customer, Device, RepairOrder, RepairOrderSt
 from repairqc.repairs.services import next_order_number
 from repairqc.stores.models import Chain, Region, Store
 from repairqc.tenants import ddl, migrations, services
+from tests import clock
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test module is imported: the modules take TODAY at import (tests/clock.py).
+    clock.start()
+
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct-horse-battery"

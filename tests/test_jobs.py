@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from repairqc.db import NoTenantBound, db, tenant_context, unit_of_work
 from repairqc.jobs import TenantJob, enqueue
 from repairqc.repairs.models import Customer, RepairOrder, RepairOrderStatus
 from repairqc.stores.models import Store
+from tests import clock
 from tests.conftest import in_tenant, require_service
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # a database for tests
@@ -223,9 +223,7 @@ def run_worker(app: Flask, queues: list[str], **settings: str) -> subprocess.Com
     }
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "flask",
+            *clock.command("flask"),
             "--app",
             "repairqc",
             "worker",

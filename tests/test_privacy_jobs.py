@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from repairqc.accounts.models import StaffUser
-from repairqc.db import db, unit_of_work
+from repairqc.db import db, unit_of_work, utcnow
 from repairqc.inspections.models import InspectionChecklist, InspectionKind, InspectionPlan, Recurrence
 from repairqc.jobs import enqueue
 from repairqc.jobs.periodic import periodic_job
@@ -93,7 +93,7 @@ def test_after_a_week_those_still_missing_are_reminded_again(app, alpha, mailbox
         db.session.add(
             ConfidentialityReminder(
                 staff_user_id=staff(alpha, "tech").id,
-                sent_at=db.session.scalar(sa.select(sa.func.now())) - timedelta(days=8),
+                sent_at=utcnow() - timedelta(days=8),
             )
         )
         db.session.commit()

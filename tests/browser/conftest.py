@@ -28,6 +28,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
+from tests import clock
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 DEMO_PASSWORD = "repairqc-demo"
@@ -110,7 +112,7 @@ def running_server(tmp: Path, *, demo: bool = True, **settings: str) -> Iterator
         **settings,
     }
     env.pop("FLASK_DEBUG", None)
-    flask = [sys.executable, "-m", "flask", "--app", "repairqc"]
+    flask = [*clock.command("flask"), "--app", "repairqc"]
 
     first = [*flask, "demo"] if demo else [*flask, "db", "upgrade"]
     prepared = subprocess.run(
