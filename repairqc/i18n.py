@@ -37,6 +37,14 @@ def select_locale() -> str:
     return "en"
 
 
+def current_language() -> str:
+    """The locale this request (or job) renders in, as the catalogs and the standards' bilingual
+    texts name it ("en", "zh_Hans_CN")."""
+    from flask_babel import get_locale
+
+    return str(get_locale() or "en")
+
+
 def format_money(cents: int | None) -> str:
     """An amount kept in minor units, in the reader's number format: 123450 → "1,234.50"."""
     from decimal import Decimal

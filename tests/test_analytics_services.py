@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from repairqc.analytics import charts, exports, forecasting, services
@@ -25,6 +26,7 @@ from repairqc.analytics.services import (
     week_start,
     weekly_series,
 )
+from repairqc.db import db
 from repairqc.errors import DomainError
 from repairqc.reports.services import Period
 from tests.conftest import in_tenant
@@ -350,3 +352,19 @@ def test_a_cjk_font_installed_after_matplotlib_listed_the_fonts_is_still_found(m
     finally:
         monkeypatch.undo()
         manager._findfont_cached.cache_clear()
+
+
+def test_planner_settings_last_for_the_analytics_read_only(app, alpha, statements):
+    with in_tenant(app, alpha):
+        if db.backend != "postgresql":  # no planner settings there: nothing is sent
+            with statements() as seen:
+                services.tune_planner()
+            assert seen == []
+            return
+        show = lambda name: db.session.scalar(sa.select(sa.func.current_setting(name)))  # noqa: E731
+        before = {name: show(name) for name in services.PLANNER_SETTINGS}
+        assert before["work_mem"] != "64MB"
+        services.tune_planner()
+        assert {name: show(name) for name in services.PLANNER_SETTINGS} == services.PLANNER_SETTINGS
+        db.session.rollback()  # SET LOCAL: gone with the transaction
+        assert {name: show(name) for name in services.PLANNER_SETTINGS} == before

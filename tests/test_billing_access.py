@@ -5,6 +5,7 @@ event deletes data."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -200,8 +201,10 @@ def shop(stripe_app):
     return tenant, owner, manager
 
 
-def test_after_the_grace_period_the_tenant_is_read_only_until_paid(stripe_app, shop):
+def test_after_the_grace_period_the_tenant_is_read_only_until_paid(stripe_app, shop, tmp_path, monkeypatch):
     app, fake = stripe_app
+    monkeypatch.setitem(app.config, "BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.setitem(app.config, "REDIS_URL", "")  # the backup is made in the request
     tenant, owner, manager = shop
     shop_id = store_id(app, tenant, "S1")
     set_subscription_row(
@@ -238,6 +241,15 @@ def test_after_the_grace_period_the_tenant_is_read_only_until_paid(stripe_app, s
     with app.app_context(), tenant_context(tenant.ref):
         assert db.session.get(Store, shop_id).name == "Store S1"
         db.session.remove()
+
+    # The owner can still take all the data out: a backup is made and downloaded.
+    made = owner.post("/admin/backups/new", base_url=tenant.host, follow_redirects=True)
+    assert made.status_code == 200 and 'data-backup="' in made.text
+    backup_id = re.search(r'data-backup="(\d+)"', made.text).group(1)
+    download = owner.get(f"/admin/backups/{backup_id}/download", base_url=tenant.host)
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    download.close()
+    assert row_counts(app, tenant) | {"data_access_log": 0} == after | {"data_access_log": 0}
 
     # The owner can still reach billing, which is where paying starts.
     billing = owner.get("/admin/billing/", base_url=tenant.host)

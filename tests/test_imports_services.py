@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -304,6 +305,7 @@ def test_one_bad_row_among_fifty_writes_nothing_and_audits_nothing(app, alpha):
         with unit_of_work():
             services.record_failure(run, staff(alpha, "owner"), refused.value)
         assert run.status is ImportStatus.FAILED and run.content is None and run.problem_count == 1
+        assert json.loads(run.report)["preview"] == [] and json.loads(run.report)["problems"]
 
 
 def test_importing_twice_creates_no_duplicates_and_a_changed_value_updates(app, alpha):
@@ -421,6 +423,7 @@ def test_unconfirmed_imports_expire_with_their_files(app, alpha, beta):
             assert expire_import_previews(date.today().isoformat(), later) == 1
         run = db.session.get(ImportRun, run_id)
         assert run.status is ImportStatus.CANCELLED and run.content is None
+        assert json.loads(run.report)["preview"] == []  # nor the first rows of names and phones
     with in_tenant(app, beta):
         assert (
             db.session.get(ImportRun, beta_id).status is ImportStatus.PREVIEWED

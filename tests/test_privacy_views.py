@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from repairqc.db import db
+from repairqc.privacy import services as privacy_services
 from repairqc.privacy.models import AccessKind, ConfidentialityAgreement, DataAccess
 from tests.conftest import csrf_token_from, in_tenant, sign_in, staff
 
@@ -345,3 +346,18 @@ def test_a_signed_agreement_is_not_found_from_another_tenant(app, client, alpha,
     response = get(client, beta, f"/files/{file_id}")
     # beta may hold a file with the same id (ids are per schema); never alpha's scan.
     assert SCAN not in response.data
+
+
+def test_the_csv_opens_in_excel_as_text_never_as_a_formula(app, alpha):
+    with in_tenant(app, alpha):
+        tech = staff(alpha, "tech")
+        db.session.add(
+            DataAccess(
+                at=datetime.now(UTC), staff_user_id=tech.id, staff_name=tech.full_name,
+                kind=AccessKind.EXPORT, subject="customer", detail='=HYPERLINK("http://x","y")',
+            )
+        )  # fmt: skip
+        db.session.flush()
+        text = "".join(privacy_services.access_csv(privacy_services.AccessFilters(subject="customer")))
+    assert text.startswith("\ufeff")  # Excel reads it as UTF-8
+    assert "'=HYPERLINK(" in text and ',"=HYPERLINK(' not in text

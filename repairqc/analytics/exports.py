@@ -29,20 +29,13 @@ from repairqc.analytics.services import (
     ParetoRow,
     Summary,
 )
+from repairqc.spreadsheets import CSV_BOM, inert
 
 Table = tuple[list[str], list[list[Any]]]
 TABLE_FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-#: A cell starting with one of these is a formula to Excel and LibreOffice (CSV and XLSX alike).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: Any) -> Any:
-    """Group labels (models, store names) are typed by staff: never let one become a formula in
-    the spreadsheet HQ opens (OWASP "CSV injection")."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -231,8 +224,8 @@ def to_csv(table: Table) -> bytes:
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if value is None else _inert(value) for value in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        writer.writerow(["" if value is None else inert(value) for value in row])
+    return (CSV_BOM + out.getvalue()).encode("utf-8")
 
 
 def to_xlsx(table: Table, title: str, subtitle: list[str]) -> bytes:
@@ -251,7 +244,7 @@ def to_xlsx(table: Table, title: str, subtitle: list[str]) -> bytes:
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([_inert(value) for value in row])
+        sheet.append([inert(value) for value in row])
     sheet.freeze_panes = sheet.cell(header_row + 1, 1)
     out = io.BytesIO()
     workbook.save(out)

@@ -304,20 +304,6 @@ StatsResult = tuple[list[GroupStats], GroupStats]
 CorrelationResult = tuple[list[Correlation], list[tuple[float, float]], list[PartsBucket]]
 
 
-def descriptive_stats(params: Params) -> StatsResult:
-    """Per group of `params.group_by` and for the whole population: a Summary of each metric."""
-    stats, _correlation = population_analysis(params, statistics=True, correlation=False)
-    return stats
-
-
-def correlations(params: Params) -> CorrelationResult:
-    """Repair time against cost (all delivered orders) and parts used against rework (the
-    delivered orders that are not reworks themselves), with the scatter sample and the rework
-    rate by number of parts."""
-    _stats, correlation = population_analysis(params, statistics=False, correlation=True)
-    return correlation
-
-
 def population_analysis(
     params: Params, *, statistics: bool, correlation: bool
 ) -> tuple[StatsResult | None, CorrelationResult | None]:
@@ -773,8 +759,9 @@ PLANNER_SETTINGS = {"jit": "off", "random_page_cost": "1.1", "work_mem": "64MB"}
 def tune_planner() -> None:
     """Apply PLANNER_SETTINGS for the rest of the transaction (no-op on SQLite)."""
     if is_postgresql():
-        calls = ", ".join(f"set_config('{name}', :{name}, true)" for name in PLANNER_SETTINGS)
-        db.session.execute(sa.text(f"SELECT {calls}"), PLANNER_SETTINGS)
+        # set_config(name, value, is_local => true) is SET LOCAL with bound values.
+        calls = [sa.func.set_config(name, value, sa.true()) for name, value in PLANNER_SETTINGS.items()]
+        db.session.execute(sa.select(*calls))
 
 
 def build_analytics(params: Params, sections: Sequence[str] = SECTIONS) -> Analytics:

@@ -18,7 +18,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, abort, g, request
 from flask_admin import BaseView, expose
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -39,6 +38,7 @@ from repairqc.analytics.services import (
 )
 from repairqc.db import db
 from repairqc.errors import DomainError
+from repairqc.i18n import current_language
 from repairqc.privacy.access import log_data_access
 from repairqc.reports.services import MAX_PERIOD_DAYS, Scope, Viewer, check_period, check_scope, scope_stores
 from repairqc.standards.services import document_in_force
@@ -52,10 +52,6 @@ def viewer() -> Viewer:
     if "analytics_viewer" not in g:
         g.analytics_viewer = Viewer.of(current_grants())
     return g.analytics_viewer
-
-
-def language() -> str:
-    return str(get_locale() or "en")
 
 
 def build_form() -> AnalyticsForm:
@@ -75,7 +71,7 @@ def build_form() -> AnalyticsForm:
         for r in db.session.execute(sa.select(Region).order_by(Region.code)).scalars()
     ]
     document = document_in_force(today())
-    lang = "zh" if language().startswith("zh") else "en"
+    lang = "zh" if current_language().startswith("zh") else "en"
     categories = [(c.code, getattr(c.name, lang)) for c in (document.device_categories if document else [])]
     form.category.choices = [("", _("All categories")), *categories]
     return form

@@ -18,7 +18,7 @@ A table file *is* the canonical serialisation of the table: JSON with no spaces,
 values sorted, non-ASCII text as UTF-8, one ``\\n`` after every row; values by portable type as
 in `Kind`. Both backends read to the same lines, so the SHA-256 of the file is the table's
 checksum in metadata.json and a restore recomputes it from the database it loaded into (the same
-function, `table_lines`, serialises in both places).
+function, `digest_table`, serialises in both places).
 
 SHA256SUMS detects damage (a changed byte, a truncated copy, an edited metadata.json), not
 malice: someone who edits a file and its sums alike is not stopped here. Keep backups where only
@@ -380,12 +380,6 @@ def _postgresql_batches(conn: sa.Connection, table: sa.Table) -> Iterator[list[t
         cursor.execute(query)
         while rows := cursor.fetchmany(BATCH):
             yield rows
-
-
-def table_lines(conn: sa.Connection, table: sa.Table) -> Iterator[bytes]:
-    """Every row of `table` as its canonical line, in primary-key order, fetched in batches."""
-    for chunk, _count in _table_chunks(conn, table):
-        yield from chunk.splitlines(keepends=True)
 
 
 @dataclass

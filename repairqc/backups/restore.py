@@ -4,8 +4,8 @@ Nothing is touched before the whole file is verified (`format.verify_backup`: ev
 against SHA256SUMS, the metadata, the format) and found to fit this code (`check_compatible`:
 the schema revision is the head, the tables and columns are the code's).
 
-Then, in one transaction, the tenant's secondary indexes, unique constraints and (PostgreSQL)
-foreign keys are dropped, as the catalog defines them; the tables are loaded parents first
+Then, in one transaction, the tenant's secondary indexes and (PostgreSQL) unique constraints
+and foreign keys are dropped, as the catalog defines them; the tables are loaded parents first
 (`TenantBase.metadata.sorted_tables`) in batches (COPY on PostgreSQL, the driver's executemany on
 SQLite; dates and times as the file's text where the database reads it, other values converted
 by the storage types' own bind processors); a self-referencing key that points at a row not
@@ -490,6 +490,8 @@ def _restore_new(backup: VerifiedBackup, slug: str, name: str) -> RestoreSummary
 
     slug = (slug or "").strip().lower()
     name = name.strip()
+    if not name:  # as provisioning asks (`tenants.services.create_tenant`)
+        raise DomainError(_("The provider needs a name."), field="name")
     validate_slug(slug)
     host = validate_host(tenant_host(slug))
     # Committed first, like provisioning: the schema's name comes from the row's id.

@@ -180,7 +180,8 @@ def run_backup(backup_id: int) -> TenantBackup | None:
     try:
         tenant = db.control.get(Tenant, backup.tenant_id) if backup.tenant_id is not None else None
         if tenant is None:
-            raise LookupError(f"tenant {slug} no longer exists")
+            # Kept on the row and shown on the console's backup pages.
+            raise LookupError(_("The tenant %(slug)s no longer exists.", slug=slug))
         backup.started_at = utcnow()
         _write_file(backup, tenant)
         db.control.commit()

@@ -29,7 +29,8 @@ from repairqc.stores.services import open_store
 bp = Blueprint("billing", __name__)
 
 #: What a read-only tenant still accepts besides reading: signing in and out, the language,
-#: passwords, paying (the billing page) and exports (a report's PDF is made by a POST).
+#: passwords, paying (the billing page) and exports (a report's PDF and the owner's backup are
+#: made by a POST: the data can always be taken out, HB §7.3.1).
 READ_ONLY_ALLOWED = frozenset(
     {
         "accounts.login",
@@ -44,6 +45,7 @@ READ_ONLY_ALLOWED = frozenset(
         "billing_page.portal",
         "billing_page.cancel",
         "reports.generate",
+        "tenant_backups.make",
     }
 )
 

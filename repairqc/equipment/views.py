@@ -27,7 +27,6 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
@@ -86,6 +85,7 @@ from repairqc.equipment.models import (
 )
 from repairqc.errors import Conflict, DomainError
 from repairqc.forms_base import store_choices
+from repairqc.i18n import current_language
 from repairqc.inspections.services import describe_due
 from repairqc.stores.models import Store
 
@@ -93,12 +93,8 @@ from repairqc.stores.models import Store
 LIST_LIMIT = 300
 
 
-def language() -> str:
-    return str(get_locale() or "en")
-
-
 def type_choices(day: date) -> list[tuple[str, str]]:
-    lang = language()
+    lang = current_language()
     return [
         (code, rule.name.zh if lang.startswith("zh") else rule.name.en)
         for code, rule in services.policy(day).items()
@@ -331,7 +327,7 @@ class RegisterView(ScopedScreen):
             "equipment/item.html",
             item=item,
             rule=rule,
-            type_name=services.type_name(item.equipment_type, day, language()),
+            type_name=services.type_name(item.equipment_type, day, current_language()),
             badges=badges(item, day),
             show=show,
             forms=forms,
@@ -658,7 +654,7 @@ class ProcurementView(ScopedScreen):
         return self.render(
             "equipment/procurement.html",
             record=record,
-            type_name=services.type_name(record.equipment_type, today(), language()),
+            type_name=services.type_name(record.equipment_type, today(), current_language()),
             show=show,
             forms=forms,
             refusal_messages=refusal_messages or [],

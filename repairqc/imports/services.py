@@ -61,6 +61,7 @@ from repairqc.imports.reading import (
     text,
 )
 from repairqc.repairs.models import ContactChannel, Customer, Device, RepairOrder
+from repairqc.spreadsheets import CSV_BOM
 from repairqc.stores.models import Store
 
 #: Rows shown in the preview; the report covers every row.
@@ -828,7 +829,12 @@ def cancel(run: ImportRun, *, user: StaffUser) -> None:
 
 def _finish(run: ImportRun, status: ImportStatus, user: StaffUser | None) -> None:
     run.status = status
-    run.content = None  # the file's personal data is kept no longer than needed (HB §7.3.1)
+    # The file's personal data is kept no longer than needed (HB §7.3.1): the file, and the
+    # preview's first rows in the report (the problems stay, to explain the outcome).
+    run.content = None
+    report = json.loads(run.report) if run.report else None
+    if report and report.get("preview"):
+        run.report = json.dumps({**report, "preview": []}, ensure_ascii=False)
     run.finished_at = utcnow()
     run.finished_by_id = user.id if user is not None else None
 
@@ -884,7 +890,7 @@ def template_csv(kind: ImportKind, locale: str) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(template_headers(kind, locale))
     writer.writerow([c.example for c in KINDS[kind].columns])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return (CSV_BOM + out.getvalue()).encode("utf-8")
 
 
 def template_xlsx(kind: ImportKind, locale: str) -> bytes:

@@ -29,6 +29,7 @@ from repairqc.privacy.models import (
     DataAccess,
     subject_label,
 )
+from repairqc.spreadsheets import CSV_BOM, inert
 
 #: Entries per page of the review screen.
 PAGE_SIZE = 50
@@ -114,7 +115,7 @@ def people() -> list[StaffUser]:
 
 
 def access_csv(filters: AccessFilters) -> Iterator[str]:
-    """The filtered log as CSV lines (a header, then newest first), built while streaming."""
+    """The filtered log as CSV lines (a header, then newest first), read now and streamed."""
     filters.check()
     headers = [_("When (UTC)"), _("Who"), _("Platform operator"), _("Access"), _("Data"), _("Record ID"),
                _("Detail"), _("IP address")]  # fmt: skip
@@ -124,7 +125,7 @@ def access_csv(filters: AccessFilters) -> Iterator[str]:
     def line(values: list) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(values)
+        writer.writerow([inert(value) for value in values])  # names and details are typed text
         return buffer.getvalue()
 
     rows = db.session.execute(
@@ -134,7 +135,7 @@ def access_csv(filters: AccessFilters) -> Iterator[str]:
         .limit(EXPORT_MAX_ROWS)
     ).scalars()
     # The rows are read now, inside the request: the streamed response outlives its session.
-    lines = [line(headers)]
+    lines = [CSV_BOM + line(headers)]
     for entry in rows:
         lines.append(
             line([

@@ -31,6 +31,7 @@ from repairqc.reports.services import (
     trend_keys,
     trend_title,
 )
+from repairqc.spreadsheets import CSV_BOM, inert
 
 FLAG_FILL = "F8D7DA"  # Bootstrap's "danger" background: the page's colour for a flagged cell
 
@@ -42,18 +43,8 @@ def _header(report: Report) -> list[str]:
     return names
 
 
-#: A cell starting with one of these is a formula to Excel and LibreOffice (CSV and XLSX alike).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: str | None) -> str | None:
-    """Store codes and names are typed by store managers: never let one become a formula in
-    the spreadsheet HQ opens (OWASP "CSV injection")."""
-    return f"'{value}" if value and value.startswith(_FORMULA_STARTS) else value
-
-
 def _row_values(report: Report, row: Row, number: Callable[[ReportColumn, float | None], Any]) -> list[Any]:
-    values: list[Any] = [row.rank, _inert(row.code), _inert(row.name)]
+    values: list[Any] = [row.rank, inert(row.code), inert(row.name)]
     for rc in report.columns:
         cell = row.cells[rc.key]
         values += [number(rc, cell.value), number(rc, cell.change)]
@@ -84,7 +75,7 @@ def to_csv(report: Report) -> bytes:
     writer.writerow(_header(report))
     for row in [*report.rows, report.average]:
         writer.writerow(_row_values(report, row, _plain))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return (CSV_BOM + out.getvalue()).encode("utf-8")
 
 
 def to_xlsx(report: Report) -> bytes:

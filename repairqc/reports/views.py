@@ -19,7 +19,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, abort, g, jsonify, redirect, request, url_for
 from flask_admin import BaseView, expose
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -28,6 +27,7 @@ from repairqc.admin.screens import as_id, load_scoped, staff, today
 from repairqc.admin.views import deny_access, staff_signed_in
 from repairqc.db import db, unit_of_work
 from repairqc.errors import DomainError
+from repairqc.i18n import current_language
 from repairqc.inspections.action_views import inspection_href
 from repairqc.inspections.inspection_views import action_href
 from repairqc.jobs import enqueue
@@ -68,10 +68,6 @@ EXPORTS = {
 }
 
 
-def language() -> str:
-    return str(get_locale() or "en")
-
-
 def own_viewer() -> Viewer:
     """The reader's own view (the stores they manage by name; HQ every store), once per request."""
     if "report_viewer" not in g:
@@ -87,7 +83,7 @@ def viewer() -> Viewer:
 
 def trend_svg(trend: list[TrendPoint], end) -> str:
     title = trend_title(end)
-    return charts.to_svg(charts.trend_chart(trend, trend_keys(), title, language()), title)
+    return charts.to_svg(charts.trend_chart(trend, trend_keys(), title, current_language()), title)
 
 
 class ReportForm:
@@ -175,7 +171,7 @@ class ReportsView(BaseView):
         elif fmt == "xlsx":
             body = exports.to_xlsx(report)
         else:
-            body = exports.to_pdf(report, monthly_trend(period.end, report.store_ids), language())
+            body = exports.to_pdf(report, monthly_trend(period.end, report.store_ids), current_language())
         content_type, extension = EXPORTS[fmt]
         filename = f"cross-store-report-{period.start.isoformat()}-{period.end.isoformat()}.{extension}"
         log_data_access("export", "report", detail=f"{fmt} {request.query_string.decode()[:300]}")
@@ -208,7 +204,7 @@ class ReportsView(BaseView):
         if report is not None and trend is not None:
             page["export_query"] = form.query()
             page["scores_svg"] = charts.to_svg(
-                charts.scores_chart(report, _("Average inspection score by store"), language()),
+                charts.scores_chart(report, _("Average inspection score by store"), current_language()),
                 _("Average inspection score by store"),
             )
             page["trend_svg"] = trend_svg(trend, report.period.end)
@@ -268,7 +264,7 @@ class ReportsView(BaseView):
                     period_start=period.start,
                     period_end=period.end,
                     scope=scope.as_json(),
-                    language=language(),
+                    language=current_language(),
                     requested_by_id=staff().id,
                 )
                 db.session.add(run)
