@@ -63,7 +63,7 @@ from repairqc.analytics import forecasting
 from repairqc.db import current_tenant, db
 from repairqc.errors import DomainError
 from repairqc.repairs.models import RepairOrder
-from repairqc.reports.providers import days_between, is_postgresql, utc_bounds
+from repairqc.reports.providers import days_between, is_postgresql, utc_bounds, utc_date
 from repairqc.reports.services import Period
 from repairqc.stores.models import Store
 
@@ -634,8 +634,7 @@ def _week_index(timestamp: sa.ColumnElement) -> sa.ColumnElement[int]:
     if is_postgresql():
         # Integer day arithmetic on the UTC date: the epoch seconds of EXTRACT are numeric, and
         # dividing a million numerics cost more than reading the rows.
-        utc_day = sa.cast(sa.func.timezone("UTC", timestamp), sa.Date)
-        days = sa.type_coerce(utc_day - sa.literal(WEEK_ZERO, sa.Date), sa.Integer)
+        days = sa.type_coerce(utc_date(timestamp) - sa.literal(WEEK_ZERO, sa.Date), sa.Integer)
         return days // 7  # integer division: the weeks start at WEEK_ZERO, so days >= 0
     # julianday 2440591.5 is 1970-01-05 00:00 UTC; SQLite keeps UTC timestamps naive.
     return sa.cast((sa.func.julianday(timestamp) - 2440591.5) / 7, sa.Integer)

@@ -56,6 +56,7 @@ from repairqc.repairs.models import (
     RepairOrderStatus,
     RepairStatusEvent,
 )
+from repairqc.reports.providers import days_between
 
 #: Tukey's "far out" multiplier.
 FENCE_K = 3.0
@@ -97,9 +98,7 @@ class ScanResult:
 
 def _hours(later, earlier):
     """Hours between two timestamp expressions, on either backend."""
-    if db.backend == "postgresql":
-        return sa.func.extract("epoch", later - earlier) / 3600.0
-    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
+    return days_between(later, earlier) * 24.0
 
 
 def _delivered_since(since: datetime) -> sa.Select:

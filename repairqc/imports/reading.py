@@ -244,7 +244,7 @@ def map_headers(spec: KindSpec, headers: list[str]) -> dict[int, Column]:
         seen[column.key] = str(header).strip()
         mapping[position] = column
     expected = ", ".join(f"{c.header}{'*' if c.required else ''} ({c.header_zh})" for c in spec.columns)
-    missing = [c.header for c in spec.columns if c.required and c.key not in seen]
+    missing = [f"{c.header} ({c.header_zh})" for c in spec.columns if c.required and c.key not in seen]
     problems = []
     if unknown:
         problems.append(_("Unknown columns: %(columns)s.", columns=", ".join(unknown)))

@@ -35,7 +35,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from repairqc.accounts.guards import account_change_allowed
 from repairqc.accounts.models import Role, RoleAssignment, StaffUser
@@ -234,10 +236,12 @@ class _DuplicateKeys:
     def __init__(self) -> None:
         self.seen: dict[tuple[str, str], int] = {}
 
-    def check(self, row: Row, column: str, key: tuple[str, str], label: str) -> None:
+    def check(self, row: Row, column: str, key: tuple[str, str], message: LazyString) -> None:
+        """`message` names the key in a whole sentence (word order differs between languages)
+        and takes the earlier row as %(row)s."""
         earlier = self.seen.get(key)
         if earlier is not None:
-            row.fail(column, _("The same %(what)s as row %(row)s.", what=label, row=earlier))
+            row.fail(column, str(message) % {"row": earlier})
         else:
             self.seen[key] = row.number
 
@@ -312,9 +316,9 @@ def check_customers(rows: list[Row], ctx: Context) -> list[Planned]:
         phone = normalise_phone(values["phone"]) if values["phone"] else None
         email = normalise_email(values["email"]) if values["email"] else None
         if phone:
-            duplicates.check(row, "phone", ("phone", phone), _("phone number"))
+            duplicates.check(row, "phone", ("phone", phone), _l("The same phone number as row %(row)s."))
         if email:
-            duplicates.check(row, "email", ("email", email), _("e-mail address"))
+            duplicates.check(row, "email", ("email", email), _l("The same e-mail address as row %(row)s."))
         by_phone, by_email = find(phone, email)
         match_phone, match_email = _first_match(by_phone, ctx.store), _first_match(by_email, ctx.store)
         if match_phone is not None and match_email is not None and match_phone is not match_email:
@@ -408,9 +412,14 @@ def check_devices(rows: list[Row], ctx: Context) -> list[Planned]:
     planned = []
     for row, contact, values in parsed:
         if values["imei"]:
-            duplicates.check(row, "imei", ("imei", values["imei"]), _("IMEI"))
+            duplicates.check(row, "imei", ("imei", values["imei"]), _l("The same IMEI as row %(row)s."))
         elif values["serial_number"]:
-            duplicates.check(row, "serial_number", ("serial", values["serial_number"]), _("serial number"))
+            duplicates.check(
+                row,
+                "serial_number",
+                ("serial", values["serial_number"]),
+                _l("The same serial number as row %(row)s."),
+            )
         by_phone, by_email = find_customer(
             normalise_phone(contact["phone"]) if contact["phone"] else None,
             normalise_email(contact["email"]) if contact["email"] else None,
@@ -497,7 +506,12 @@ def check_equipment(rows: list[Row], ctx: Context) -> list[Planned]:
     for row, values in parsed:
         target = None
         if values["asset_tag"]:
-            duplicates.check(row, "asset_tag", ("tag", values["asset_tag"].lower()), _("asset tag"))
+            duplicates.check(
+                row,
+                "asset_tag",
+                ("tag", values["asset_tag"].lower()),
+                _l("The same asset tag as row %(row)s."),
+            )
             target = existing.get(values["asset_tag"].lower())
         if target is not None:
             if target.store_id != ctx.store.id:
@@ -568,7 +582,9 @@ def check_staff(rows: list[Row], ctx: Context) -> list[Planned]:
     for row, values, role, store in parsed:
         target = existing.get(values["email"]) if values["email"] else None
         if values["email"]:
-            duplicates.check(row, "email", ("email", values["email"]), _("e-mail address"))
+            duplicates.check(
+                row, "email", ("email", values["email"]), _l("The same e-mail address as row %(row)s.")
+            )
         if not row.ok:
             continue
         if target is not None and target.is_platform_support:
